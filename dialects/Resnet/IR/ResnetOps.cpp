@@ -1,0 +1,478 @@
+//===- ResnetOps.cpp - Shape rules of the resnet dialect --------*- C++ -*-===//
+//
+// Each op's inferReturnTypes holds its shape rule and every check that rule
+// needs, with a precise message. It runs when IR is parsed without result
+// types, when a builder infers them, and in verification (through
+// InferTypeOpInterface), so one function is the single source of truth.
+//
+//===----------------------------------------------------------------------===//
+#include "Resnet/IR/ResnetOps.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/OpImplementation.h"
+
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/Support/raw_ostream.h"
+
+using namespace mlir;
+using namespace mlir::resnet;
+
+namespace {
+
+/// "[1, 2, 3]", the way the messages print shapes and attribute lists.
+std::string list(ArrayRef<int64_t> values) {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  os << '[';
+  llvm::interleaveComma(values, os);
+  os << ']';
+  return text;
+}
+
+/// Reports shape errors of one op. During parsing and verification the
+/// location is known; builders may infer without one, then nothing prints.
+class ShapeErrors {
+public:
+  ShapeErrors(std::optional<Location> loc, StringRef opName)
+      : loc(loc), opName(opName) {}
+
+  template <typename... Args> LogicalResult fail(Args &&...args) const {
+    return emitOptionalError(loc, "'resnet.", opName, "' op ",
+                             std::forward<Args>(args)...);
+  }
+
+  /// The operand as a ranked f32 tensor of `rank` (any rank if negative).
+  FailureOr<RankedTensorType> tensor(Value value, StringRef what,
+                                     int64_t rank = -1,
+                                     StringRef layout = "") const {
+    auto type = dyn_cast<RankedTensorType>(value.getType());
+    if (!type || !type.hasStaticShape())
+      return fail(what, " must be a statically shaped tensor, got ",
+                  value.getType());
+    if (!type.getElementType().isF32())
+      return fail(what, " must be a tensor of f32, got ", value.getType());
+    if (rank >= 0 && type.getRank() != rank) {
+      if (layout.empty())
+        return fail(what, " must have rank ", rank, ", got rank ",
+                    type.getRank());
+      return fail(what, " must be ", rank, "-D (", layout, "), got rank ",
+                  type.getRank());
+    }
+    return type;
+  }
+
+  LogicalResult vector(ArrayRef<int64_t> values, StringRef what, size_t size,
+                       int64_t minimum, StringRef meaning = "") const {
+    if (values.size() != size)
+      return fail(what, " must have ", size, " elements", meaning, ", got ",
+                  list(values));
+    for (int64_t v : values)
+      if (v < minimum)
+        return fail(what, minimum == 0 ? " must be non-negative, got "
+                                       : " must be positive, got ",
+                    list(values));
+    return success();
+  }
+
+private:
+  std::optional<Location> loc;
+  StringRef opName;
+};
+
+constexpr StringLiteral kPaddingMeaning = " [top, left, bottom, right]";
+
+/// The output extent of a sliding window along one spatial dimension, with
+/// PyTorch's ceil_mode rule: the last window must start inside the input or
+/// the leading padding.
+int64_t windowExtent(int64_t size, int64_t padBefore, int64_t padAfter,
+                     int64_t kernel, int64_t stride, int64_t dilation,
+                     bool ceilMode) {
+  int64_t span = size + padBefore + padAfter - dilation * (kernel - 1) - 1;
+  if (span < 0)
+    return 0;
+  int64_t out = (ceilMode ? (span + stride - 1) / stride : span / stride) + 1;
+  if (ceilMode && (out - 1) * stride >= size + padBefore)
+    --out;
+  return out;
+}
+
+/// Output height and width of a window op over `input`, or failure if the
+/// (dilated) window does not fit the padded input.
+FailureOr<std::pair<int64_t, int64_t>>
+windowOutput(const ShapeErrors &errors, RankedTensorType input,
+             ArrayRef<int64_t> kernel, ArrayRef<int64_t> stride,
+             ArrayRef<int64_t> padding, ArrayRef<int64_t> dilation,
+             bool ceilMode) {
+  int64_t h = input.getDimSize(2), w = input.getDimSize(3);
+  int64_t oh = windowExtent(h, padding[0], padding[2], kernel[0], stride[0],
+                            dilation[0], ceilMode);
+  int64_t ow = windowExtent(w, padding[1], padding[3], kernel[1], stride[1],
+                            dilation[1], ceilMode);
+  if (oh < 1 || ow < 1)
+    return errors.fail("window ", kernel[0], "x", kernel[1], " (dilation ",
+                       list(dilation), ") does not fit the padded input ",
+                       h + padding[0] + padding[2], "x",
+                       w + padding[1] + padding[3]);
+  return std::make_pair(oh, ow);
+}
+
+Type f32Tensor(ArrayRef<int64_t> shape, MLIRContext *context) {
+  return RankedTensorType::get(shape, Float32Type::get(context));
+}
+
+/// Per-channel operand of a normalization: a vector of `channels` values.
+LogicalResult channelVector(const ShapeErrors &errors, Value value,
+                            StringRef what, int64_t channels) {
+  FailureOr<RankedTensorType> type = errors.tensor(value, what, 1);
+  if (failed(type))
+    return failure();
+  if (type->getDimSize(0) != channels)
+    return errors.fail(what, " must have ", channels,
+                       " elements (the input's channels), got ",
+                       type->getDimSize(0));
+  return success();
+}
+
+} // namespace
+
+//===----------------------------------------------------------------------===//
+// ParamOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult ParamOp::verify() {
+  if (getName().empty())
+    return emitOpError("parameter name must not be empty");
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Conv2dOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult Conv2dOp::inferReturnTypes(MLIRContext *context,
+                                         std::optional<Location> loc,
+                                         Adaptor adaptor,
+                                         SmallVectorImpl<Type> &results) {
+  ShapeErrors errors(loc, "conv2d");
+  auto input = errors.tensor(adaptor.getInput(), "input", 4, "NxCxHxW");
+  if (failed(input))
+    return failure();
+  auto weight =
+      errors.tensor(adaptor.getWeight(), "weight", 4, "Ox(C/groups)xKHxKW");
+  if (failed(weight))
+    return failure();
+  if (failed(errors.vector(adaptor.getStride(), "stride", 2, 1)) ||
+      failed(errors.vector(adaptor.getPadding(), "padding", 4, 0,
+                           kPaddingMeaning)) ||
+      failed(errors.vector(adaptor.getDilation(), "dilation", 2, 1)))
+    return failure();
+
+  int64_t groups = adaptor.getGroups();
+  if (groups < 1)
+    return errors.fail("groups must be positive, got ", groups);
+  int64_t channels = input->getDimSize(1);
+  int64_t outChannels = weight->getDimSize(0);
+  int64_t perGroup = weight->getDimSize(1);
+  if (perGroup * groups != channels)
+    return errors.fail("input has ", channels,
+                       " channels but the weight expects ", perGroup,
+                       " per group x ", groups, " groups = ",
+                       perGroup * groups);
+  if (outChannels % groups != 0)
+    return errors.fail("output channels (", outChannels,
+                       ") must be divisible by groups (", groups, ")");
+  if (Value bias = adaptor.getBias()) {
+    auto biasType = errors.tensor(bias, "bias", 1);
+    if (failed(biasType))
+      return failure();
+    if (biasType->getDimSize(0) != outChannels)
+      return errors.fail("bias must have ", outChannels,
+                         " elements (the output channels), got ",
+                         biasType->getDimSize(0));
+  }
+  SmallVector<int64_t, 2> kernel = {weight->getDimSize(2),
+                                    weight->getDimSize(3)};
+  if (kernel[0] < 1 || kernel[1] < 1)
+    return errors.fail("kernel must not be empty, got ", list(kernel));
+  auto hw = windowOutput(errors, *input, kernel, adaptor.getStride(),
+                         adaptor.getPadding(), adaptor.getDilation(),
+                         /*ceilMode=*/false);
+  if (failed(hw))
+    return failure();
+  results.push_back(f32Tensor(
+      {input->getDimSize(0), outChannels, hw->first, hw->second}, context));
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Batch normalization
+//===----------------------------------------------------------------------===//
+
+static FailureOr<RankedTensorType>
+verifyBatchNormOperands(const ShapeErrors &errors, Value input,
+                        ArrayRef<std::pair<Value, StringRef>> perChannel,
+                        double epsilon) {
+  auto type = errors.tensor(input, "input", 4, "NxCxHxW");
+  if (failed(type))
+    return failure();
+  for (auto [value, what] : perChannel)
+    if (failed(channelVector(errors, value, what, type->getDimSize(1))))
+      return failure();
+  if (!(epsilon > 0.0))
+    return errors.fail("epsilon must be positive, got ", epsilon);
+  return type;
+}
+
+LogicalResult BatchNormOp::inferReturnTypes(MLIRContext *context,
+                                            std::optional<Location> loc,
+                                            Adaptor adaptor,
+                                            SmallVectorImpl<Type> &results) {
+  ShapeErrors errors(loc, "batch_norm");
+  auto type = verifyBatchNormOperands(
+      errors, adaptor.getInput(),
+      {{adaptor.getWeight(), "weight"},
+       {adaptor.getBias(), "bias"},
+       {adaptor.getRunningMean(), "running_mean"},
+       {adaptor.getRunningVar(), "running_var"}},
+      adaptor.getEpsilon().convertToDouble());
+  if (failed(type))
+    return failure();
+  results.push_back(*type);
+  return success();
+}
+
+LogicalResult BatchNormTrainOp::inferReturnTypes(
+    MLIRContext *context, std::optional<Location> loc, Adaptor adaptor,
+    SmallVectorImpl<Type> &results) {
+  ShapeErrors errors(loc, "batch_norm_train");
+  auto type = verifyBatchNormOperands(
+      errors, adaptor.getInput(),
+      {{adaptor.getWeight(), "weight"}, {adaptor.getBias(), "bias"}},
+      adaptor.getEpsilon().convertToDouble());
+  if (failed(type))
+    return failure();
+  double momentum = adaptor.getMomentum().convertToDouble();
+  if (!(momentum >= 0.0 && momentum <= 1.0))
+    return errors.fail("momentum must be in [0, 1], got ", momentum);
+  Type stats = f32Tensor({type->getDimSize(1)}, context);
+  results.append({*type, stats, stats});
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Elementwise and data movement
+//===----------------------------------------------------------------------===//
+
+LogicalResult ReluOp::inferReturnTypes(MLIRContext *context,
+                                       std::optional<Location> loc,
+                                       Adaptor adaptor,
+                                       SmallVectorImpl<Type> &results) {
+  auto type = ShapeErrors(loc, "relu").tensor(adaptor.getInput(), "input");
+  if (failed(type))
+    return failure();
+  results.push_back(*type);
+  return success();
+}
+
+LogicalResult AddOp::inferReturnTypes(MLIRContext *context,
+                                      std::optional<Location> loc,
+                                      Adaptor adaptor,
+                                      SmallVectorImpl<Type> &results) {
+  ShapeErrors errors(loc, "add");
+  auto lhs = errors.tensor(adaptor.getLhs(), "lhs");
+  auto rhs = errors.tensor(adaptor.getRhs(), "rhs");
+  if (failed(lhs) || failed(rhs))
+    return failure();
+  if (lhs->getShape() != rhs->getShape())
+    return errors.fail("operands must have the same shape (no broadcast), "
+                       "got ",
+                       list(lhs->getShape()), " and ", list(rhs->getShape()));
+  results.push_back(*lhs);
+  return success();
+}
+
+LogicalResult PadOp::inferReturnTypes(MLIRContext *context,
+                                      std::optional<Location> loc,
+                                      Adaptor adaptor,
+                                      SmallVectorImpl<Type> &results) {
+  ShapeErrors errors(loc, "pad");
+  if (!adaptor.getLowAttr() || !adaptor.getHighAttr())
+    return errors.fail("requires attributes 'low' and 'high'");
+  auto input = errors.tensor(adaptor.getInput(), "input");
+  if (failed(input))
+    return failure();
+  size_t rank = input->getRank();
+  if (failed(errors.vector(adaptor.getLow(), "low", rank, 0,
+                           " (one per dimension)")) ||
+      failed(errors.vector(adaptor.getHigh(), "high", rank, 0,
+                           " (one per dimension)")))
+    return failure();
+  SmallVector<int64_t> shape(input->getShape());
+  for (size_t i = 0; i < rank; ++i)
+    shape[i] += adaptor.getLow()[i] + adaptor.getHigh()[i];
+  results.push_back(f32Tensor(shape, context));
+  return success();
+}
+
+LogicalResult FlattenOp::inferReturnTypes(MLIRContext *context,
+                                          std::optional<Location> loc,
+                                          Adaptor adaptor,
+                                          SmallVectorImpl<Type> &results) {
+  ShapeErrors errors(loc, "flatten");
+  auto input = errors.tensor(adaptor.getInput(), "input");
+  if (failed(input))
+    return failure();
+  int64_t axis = adaptor.getAxis();
+  if (axis < 0 || axis > input->getRank())
+    return errors.fail("axis must be in [0, ", input->getRank(), "], got ",
+                       axis);
+  int64_t outer = 1, inner = 1;
+  for (auto [i, size] : llvm::enumerate(input->getShape()))
+    (static_cast<int64_t>(i) < axis ? outer : inner) *= size;
+  results.push_back(f32Tensor({outer, inner}, context));
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Pooling
+//===----------------------------------------------------------------------===//
+
+/// Checks the window attributes of a pooling op and computes its output.
+static LogicalResult inferPool(const ShapeErrors &errors, MLIRContext *context,
+                               Value inputValue, DenseI64ArrayAttr kernel,
+                               DenseI64ArrayAttr stride,
+                               ArrayRef<int64_t> padding,
+                               ArrayRef<int64_t> dilation, bool ceilMode,
+                               SmallVectorImpl<Type> &results) {
+  if (!kernel || !stride)
+    return errors.fail("requires attributes 'kernel' and 'stride'");
+  auto input = errors.tensor(inputValue, "input", 4, "NxCxHxW");
+  if (failed(input))
+    return failure();
+  if (failed(errors.vector(kernel, "kernel", 2, 1)) ||
+      failed(errors.vector(stride, "stride", 2, 1)) ||
+      failed(errors.vector(padding, "padding", 4, 0, kPaddingMeaning)) ||
+      failed(errors.vector(dilation, "dilation", 2, 1)))
+    return failure();
+  for (int i = 0; i < 4; ++i) {
+    int64_t effective = dilation[i % 2] * (kernel[i % 2] - 1) + 1;
+    if (padding[i] > effective / 2)
+      return errors.fail("padding ", list(padding),
+                         " must be at most half the effective kernel (",
+                         effective, ") on each side");
+  }
+  auto hw = windowOutput(errors, *input, kernel, stride, padding, dilation,
+                         ceilMode);
+  if (failed(hw))
+    return failure();
+  results.push_back(f32Tensor({input->getDimSize(0), input->getDimSize(1),
+                               hw->first, hw->second},
+                              context));
+  return success();
+}
+
+LogicalResult MaxPool2dOp::inferReturnTypes(MLIRContext *context,
+                                            std::optional<Location> loc,
+                                            Adaptor adaptor,
+                                            SmallVectorImpl<Type> &results) {
+  return inferPool(ShapeErrors(loc, "max_pool2d"), context,
+                   adaptor.getInput(), adaptor.getKernelAttr(),
+                   adaptor.getStrideAttr(), adaptor.getPadding(),
+                   adaptor.getDilation(), adaptor.getCeilMode(), results);
+}
+
+LogicalResult AvgPool2dOp::inferReturnTypes(MLIRContext *context,
+                                            std::optional<Location> loc,
+                                            Adaptor adaptor,
+                                            SmallVectorImpl<Type> &results) {
+  return inferPool(ShapeErrors(loc, "avg_pool2d"), context,
+                   adaptor.getInput(), adaptor.getKernelAttr(),
+                   adaptor.getStrideAttr(), adaptor.getPadding(), {1, 1},
+                   adaptor.getCeilMode(), results);
+}
+
+LogicalResult GlobalAvgPoolOp::inferReturnTypes(
+    MLIRContext *context, std::optional<Location> loc, Adaptor adaptor,
+    SmallVectorImpl<Type> &results) {
+  auto input = ShapeErrors(loc, "global_avg_pool")
+                   .tensor(adaptor.getInput(), "input", 4, "NxCxHxW");
+  if (failed(input))
+    return failure();
+  results.push_back(f32Tensor(
+      {input->getDimSize(0), input->getDimSize(1), 1, 1}, context));
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Classifier and loss
+//===----------------------------------------------------------------------===//
+
+LogicalResult LinearOp::inferReturnTypes(MLIRContext *context,
+                                         std::optional<Location> loc,
+                                         Adaptor adaptor,
+                                         SmallVectorImpl<Type> &results) {
+  ShapeErrors errors(loc, "linear");
+  auto input = errors.tensor(adaptor.getInput(), "input", 2, "NxK");
+  if (failed(input))
+    return failure();
+  auto weight = errors.tensor(adaptor.getWeight(), "weight", 2, "MxK");
+  if (failed(weight))
+    return failure();
+  int64_t features = input->getDimSize(1), outFeatures = weight->getDimSize(0);
+  if (weight->getDimSize(1) != features)
+    return errors.fail("input has ", features,
+                       " features but the weight expects ",
+                       weight->getDimSize(1));
+  if (Value bias = adaptor.getBias()) {
+    auto biasType = errors.tensor(bias, "bias", 1);
+    if (failed(biasType))
+      return failure();
+    if (biasType->getDimSize(0) != outFeatures)
+      return errors.fail("bias must have ", outFeatures,
+                         " elements (the output features), got ",
+                         biasType->getDimSize(0));
+  }
+  results.push_back(f32Tensor({input->getDimSize(0), outFeatures}, context));
+  return success();
+}
+
+LogicalResult SoftmaxOp::inferReturnTypes(MLIRContext *context,
+                                          std::optional<Location> loc,
+                                          Adaptor adaptor,
+                                          SmallVectorImpl<Type> &results) {
+  ShapeErrors errors(loc, "softmax");
+  auto input = errors.tensor(adaptor.getInput(), "input");
+  if (failed(input))
+    return failure();
+  int64_t rank = input->getRank(), axis = adaptor.getAxis();
+  if (rank < 1 || axis < -rank || axis >= rank)
+    return errors.fail("axis ", axis, " is out of range for rank ", rank);
+  results.push_back(*input);
+  return success();
+}
+
+LogicalResult SoftmaxCrossEntropyOp::inferReturnTypes(
+    MLIRContext *context, std::optional<Location> loc, Adaptor adaptor,
+    SmallVectorImpl<Type> &results) {
+  ShapeErrors errors(loc, "softmax_cross_entropy");
+  auto logits = errors.tensor(adaptor.getLogits(), "logits", 2, "NxC");
+  if (failed(logits))
+    return failure();
+  auto labels = dyn_cast<RankedTensorType>(adaptor.getLabels().getType());
+  if (!labels || !labels.getElementType().isInteger(32) ||
+      labels.getRank() != 1)
+    return errors.fail("labels must be a 1-D tensor of i32 class indices, "
+                       "got ",
+                       adaptor.getLabels().getType());
+  if (labels.getDimSize(0) != logits->getDimSize(0))
+    return errors.fail("labels must have one entry per batch row (",
+                       logits->getDimSize(0), "), got ",
+                       labels.getDimSize(0));
+  results.push_back(f32Tensor({}, context));
+  return success();
+}
+
+#define GET_OP_CLASSES
+#include "Resnet/IR/ResnetOps.cpp.inc"

@@ -1,0 +1,273 @@
+//===- ResnetOps.td - Operations of the resnet dialect -----*- tablegen -*-===//
+//
+// Every op infers its result types (InferTypeOpAdaptor), so IR can be written
+// without result types; the shape rules and their error messages live in
+// ResnetOps.cpp, shared by parsing, building and verification.
+//
+//===----------------------------------------------------------------------===//
+#ifndef RESNET_OPS
+#define RESNET_OPS
+
+include "Resnet/IR/ResnetDialect.td"
+include "mlir/IR/BuiltinAttributes.td"
+include "mlir/IR/CommonAttrConstraints.td"
+include "mlir/IR/CommonTypeConstraints.td"
+include "mlir/Interfaces/InferTypeOpInterface.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+
+def Resnet_Tensor : StaticShapeTensorOf<[F32]>;
+def Resnet_LabelTensor : StaticShapeTensorOf<[I32]>;
+
+/// InferTypeOpAdaptor, except that the adaptor sees every attribute: the
+/// custom parser infers result types before the op exists, while inherent
+/// attributes still sit in the attribute dictionary and default values are
+/// not yet filled in.
+def Resnet_InferTypeWithDefaults : TraitList<[
+  DeclareOpInterfaceMethods<InferTypeOpInterface>,
+  NativeOpTrait<"InferTypeOpAdaptor", [], [{
+    static ::llvm::LogicalResult
+    inferReturnTypes(::mlir::MLIRContext *context,
+                     std::optional<::mlir::Location> location, Adaptor adaptor,
+                     ::llvm::SmallVectorImpl<::mlir::Type> &inferredReturnTypes);
+  }], [{
+    ::llvm::LogicalResult $cppClass::inferReturnTypes(
+        ::mlir::MLIRContext *context, std::optional<::mlir::Location> location,
+        ::mlir::ValueRange operands, ::mlir::DictionaryAttr attributes,
+        ::mlir::OpaqueProperties properties, ::mlir::RegionRange regions,
+        ::llvm::SmallVectorImpl<::mlir::Type> &inferredReturnTypes) {
+      $cppClass::Properties filled;
+      if (properties)
+        filled = *properties.as<$cppClass::Properties *>();
+      if (attributes &&
+          ::mlir::failed($cppClass::setPropertiesFromAttr(
+              filled, attributes, [&] {
+                return ::mlir::emitError(
+                    location.value_or(::mlir::UnknownLoc::get(context)));
+              })))
+        return ::mlir::failure();
+      $cppClass::populateDefaultProperties(
+          ::mlir::OperationName($cppClass::getOperationName(), context), filled);
+      $cppClass::Adaptor adaptor(operands, attributes, filled, regions);
+      return $cppClass::inferReturnTypes(context, location, adaptor,
+                                         inferredReturnTypes);
+    }
+  }]>
+]>;
+
+/// An op without attributes whose result types follow from its operands.
+class Resnet_ShapeOp<string mnemonic, list<Trait> traits = []>
+    : Resnet_Op<mnemonic, !listconcat([Pure, InferTypeOpAdaptor], traits)>;
+/// An op whose result types follow from its operands and attributes.
+class Resnet_AttrShapeOp<string mnemonic, list<Trait> traits = []>
+    : Resnet_Op<mnemonic,
+                !listconcat([Pure, Resnet_InferTypeWithDefaults], traits)>;
+
+def Resnet_PairAttr : DefaultValuedAttr<DenseI64ArrayAttr, "{1, 1}">;
+def Resnet_PaddingAttr : DefaultValuedAttr<DenseI64ArrayAttr, "{0, 0, 0, 0}">;
+
+//===----------------------------------------------------------------------===//
+// Parameters
+//===----------------------------------------------------------------------===//
+
+def Resnet_ParamOp : Resnet_Op<"param", [Pure]> {
+  let summary = "a named parameter whose value lives outside the IR";
+  let description = [{
+    The value of a learned parameter or buffer, looked up by name in a
+    safetensors file when the model is loaded. The name is the torchvision
+    state_dict key.
+
+    ```mlir
+    %w = resnet.param "layer1.0.conv1.weight" : tensor<64x64x3x3xf32>
+    ```
+  }];
+  let arguments = (ins StrAttr:$name);
+  let results = (outs Resnet_Tensor:$result);
+  let assemblyFormat = "$name attr-dict `:` type($result)";
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Convolution and normalization
+//===----------------------------------------------------------------------===//
+
+def Resnet_Conv2dOp : Resnet_AttrShapeOp<"conv2d"> {
+  let summary = "2-D convolution (cross-correlation), as torch.nn.Conv2d";
+  let description = [{
+    `input` is NxCxHxW, `weight` is Ox(C/groups)xKHxKW, the optional `bias`
+    is O. `padding` is [top, left, bottom, right] (ONNX's order) of zeros;
+    `stride` and `dilation` are [h, w].
+
+    ```mlir
+    %y = resnet.conv2d %x, %w {padding = array<i64: 3, 3, 3, 3>,
+                               stride = array<i64: 2, 2>}
+        : tensor<1x3x224x224xf32>, tensor<64x3x7x7xf32>
+    ```
+  }];
+  let arguments = (ins Resnet_Tensor:$input, Resnet_Tensor:$weight,
+                   Optional<Resnet_Tensor>:$bias,
+                   Resnet_PairAttr:$stride,
+                   Resnet_PaddingAttr:$padding,
+                   Resnet_PairAttr:$dilation,
+                   DefaultValuedAttr<I64Attr, "1">:$groups);
+  let results = (outs Resnet_Tensor:$output);
+  let assemblyFormat = [{
+    $input `,` $weight (`,` $bias^)? attr-dict `:` type(operands)
+  }];
+}
+
+def Resnet_BatchNormOp : Resnet_AttrShapeOp<"batch_norm"> {
+  let summary = "batch normalization with running statistics (inference)";
+  let description = [{
+    `y = (x - running_mean) / sqrt(running_var + epsilon) * weight + bias`,
+    per channel (dimension 1), as torch.nn.BatchNorm2d in eval mode.
+  }];
+  let arguments = (ins Resnet_Tensor:$input, Resnet_Tensor:$weight,
+                   Resnet_Tensor:$bias, Resnet_Tensor:$running_mean,
+                   Resnet_Tensor:$running_var,
+                   DefaultValuedAttr<F64Attr, "1e-5">:$epsilon);
+  let results = (outs Resnet_Tensor:$output);
+  let assemblyFormat = [{
+    $input `,` $weight `,` $bias `,` $running_mean `,` $running_var attr-dict
+    `:` type(operands)
+  }];
+}
+
+def Resnet_BatchNormTrainOp : Resnet_AttrShapeOp<"batch_norm_train"> {
+  let summary = "batch normalization with batch statistics (training)";
+  let description = [{
+    Normalizes with the mean and the biased variance of the batch, over
+    dimensions 0, 2 and 3, as torch.nn.BatchNorm2d in train mode, and also
+    yields those statistics (`batch_var` is biased). `momentum` is the
+    factor with which the caller updates the running statistics, as PyTorch
+    does: `running = (1 - momentum) * running + momentum * batch`, with the
+    unbiased variance for `running_var`.
+  }];
+  let arguments = (ins Resnet_Tensor:$input, Resnet_Tensor:$weight,
+                   Resnet_Tensor:$bias,
+                   DefaultValuedAttr<F64Attr, "1e-5">:$epsilon,
+                   DefaultValuedAttr<F64Attr, "0.1">:$momentum);
+  let results = (outs Resnet_Tensor:$output, Resnet_Tensor:$batch_mean,
+                 Resnet_Tensor:$batch_var);
+  let assemblyFormat = [{
+    $input `,` $weight `,` $bias attr-dict `:` type(operands)
+  }];
+}
+
+//===----------------------------------------------------------------------===//
+// Elementwise and data movement
+//===----------------------------------------------------------------------===//
+
+def Resnet_ReluOp : Resnet_ShapeOp<"relu"> {
+  let summary = "max(x, 0)";
+  let arguments = (ins Resnet_Tensor:$input);
+  let results = (outs Resnet_Tensor:$output);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
+}
+
+def Resnet_AddOp : Resnet_ShapeOp<"add", [Commutative]> {
+  let summary = "elementwise sum of two tensors of one shape (no broadcast)";
+  let arguments = (ins Resnet_Tensor:$lhs, Resnet_Tensor:$rhs);
+  let results = (outs Resnet_Tensor:$output);
+  let assemblyFormat = "$lhs `,` $rhs attr-dict `:` type(operands)";
+}
+
+def Resnet_PadOp : Resnet_AttrShapeOp<"pad"> {
+  let summary = "pads with zeros, `low[i]` before and `high[i]` after dim i";
+  let description = [{
+    Used by the CIFAR ResNets' parameter-free shortcut (option A of He et
+    al. 2016), which pads the channels of a subsampled input with zeros.
+  }];
+  let arguments = (ins Resnet_Tensor:$input, DenseI64ArrayAttr:$low,
+                   DenseI64ArrayAttr:$high);
+  let results = (outs Resnet_Tensor:$output);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
+}
+
+def Resnet_FlattenOp : Resnet_AttrShapeOp<"flatten"> {
+  let summary = "reshapes to 2-D: dims before `axis`, dims from `axis` on";
+  let description = [{
+    As ONNX Flatten; with the default axis 1 it is torch.flatten(x, 1).
+  }];
+  let arguments = (ins Resnet_Tensor:$input,
+                   DefaultValuedAttr<I64Attr, "1">:$axis);
+  let results = (outs Resnet_Tensor:$output);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
+}
+
+//===----------------------------------------------------------------------===//
+// Pooling
+//===----------------------------------------------------------------------===//
+
+def Resnet_MaxPool2dOp : Resnet_AttrShapeOp<"max_pool2d"> {
+  let summary = "2-D max pooling, as torch.nn.MaxPool2d";
+  let description = [{
+    `padding` is [top, left, bottom, right] of -infinity, at most half the
+    effective kernel on each side, as PyTorch requires.
+  }];
+  let arguments = (ins Resnet_Tensor:$input, DenseI64ArrayAttr:$kernel,
+                   DenseI64ArrayAttr:$stride,
+                   Resnet_PaddingAttr:$padding,
+                   Resnet_PairAttr:$dilation,
+                   DefaultValuedAttr<BoolAttr, "false">:$ceil_mode);
+  let results = (outs Resnet_Tensor:$output);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
+}
+
+def Resnet_AvgPool2dOp : Resnet_AttrShapeOp<"avg_pool2d"> {
+  let summary = "2-D average pooling, as torch.nn.AvgPool2d";
+  let description = [{
+    `padding` is [top, left, bottom, right] of zeros; `count_include_pad`
+    says whether padded elements count in the divisor (PyTorch's default).
+  }];
+  let arguments = (ins Resnet_Tensor:$input, DenseI64ArrayAttr:$kernel,
+                   DenseI64ArrayAttr:$stride,
+                   Resnet_PaddingAttr:$padding,
+                   DefaultValuedAttr<BoolAttr, "false">:$ceil_mode,
+                   DefaultValuedAttr<BoolAttr, "true">:$count_include_pad);
+  let results = (outs Resnet_Tensor:$output);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
+}
+
+def Resnet_GlobalAvgPoolOp : Resnet_ShapeOp<"global_avg_pool"> {
+  let summary = "mean over H and W: NxCxHxW to NxCx1x1";
+  let description = [{ torch.nn.AdaptiveAvgPool2d((1, 1)). }];
+  let arguments = (ins Resnet_Tensor:$input);
+  let results = (outs Resnet_Tensor:$output);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
+}
+
+//===----------------------------------------------------------------------===//
+// Classifier and loss
+//===----------------------------------------------------------------------===//
+
+def Resnet_LinearOp : Resnet_ShapeOp<"linear"> {
+  let summary = "y = x * weight^T + bias, as torch.nn.Linear";
+  let description = [{ `input` is NxK, `weight` MxK, the optional `bias` M. }];
+  let arguments = (ins Resnet_Tensor:$input, Resnet_Tensor:$weight,
+                   Optional<Resnet_Tensor>:$bias);
+  let results = (outs Resnet_Tensor:$output);
+  let assemblyFormat = [{
+    $input `,` $weight (`,` $bias^)? attr-dict `:` type(operands)
+  }];
+}
+
+def Resnet_SoftmaxOp : Resnet_AttrShapeOp<"softmax"> {
+  let summary = "softmax along `axis` (negative counts from the end)";
+  let arguments = (ins Resnet_Tensor:$input,
+                   DefaultValuedAttr<I64Attr, "1">:$axis);
+  let results = (outs Resnet_Tensor:$output);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
+}
+
+def Resnet_SoftmaxCrossEntropyOp : Resnet_ShapeOp<"softmax_cross_entropy"> {
+  let summary = "mean over the batch of -log softmax(logits)[label]";
+  let description = [{
+    torch.nn.CrossEntropyLoss() on NxC logits and N int32 class indices;
+    the result is a 0-D tensor.
+  }];
+  let arguments = (ins Resnet_Tensor:$logits, Resnet_LabelTensor:$labels);
+  let results = (outs StaticShapeTensorOf<[F32]>:$loss);
+  let assemblyFormat = "$logits `,` $labels attr-dict `:` type(operands)";
+}
+
+#endif // RESNET_OPS
