@@ -1,0 +1,93 @@
+//===- resnetc.cpp - The resnetc driver -------------------------*- C++ -*-===//
+//
+// `resnetc SUBCOMMAND [options]`, in the style of Toy's toyc: each stage of
+// the compiler reachable from one tool.
+//
+//===----------------------------------------------------------------------===//
+#include "Commands.h"
+
+#include "llvm/ADT/StringRef.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/WithColor.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <string>
+
+#ifndef RESNETC_VERSION
+#define RESNETC_VERSION "unknown"
+#endif
+
+using namespace resnetc;
+
+namespace {
+
+struct Subcommand {
+  llvm::StringLiteral name;
+  llvm::StringLiteral summary;
+  int (*run)(int, char **);
+};
+
+const Subcommand kSubcommands[] = {
+    {"new", "build a ResNet definition as resnet-dialect MLIR (+ weights)",
+     runNew},
+};
+
+void printUsage(llvm::raw_ostream &os) {
+  os << "OVERVIEW: resnetc " RESNETC_VERSION
+        " - a compile-time graph compiler for ResNet models\n\n"
+        "USAGE: resnetc SUBCOMMAND [options]\n\nSUBCOMMANDS:\n";
+  for (const Subcommand &sub : kSubcommands)
+    os << "  " << llvm::left_justify(sub.name, 10) << sub.summary << "\n";
+  os << "\nRun 'resnetc SUBCOMMAND --help' for the options of one, and "
+        "'resnetc --version' for the version.\n";
+}
+
+} // namespace
+
+llvm::cl::OptionCategory &resnetc::commandCategory() {
+  static llvm::cl::OptionCategory category("resnetc options");
+  return category;
+}
+
+bool resnetc::parseCommandLine(int argc, char **argv,
+                               llvm::StringRef overview) {
+  llvm::cl::HideUnrelatedOptions(commandCategory());
+  return llvm::cl::ParseCommandLineOptions(argc, argv, overview,
+                                           &llvm::errs());
+}
+
+int resnetc::reportError(const llvm::Twine &message) {
+  llvm::WithColor::error(llvm::errs(), "resnetc") << message << "\n";
+  return 1;
+}
+
+int resnetc::reportError(llvm::Error error) {
+  return reportError(llvm::toString(std::move(error)));
+}
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM init(argc, argv);
+  if (argc < 2) {
+    printUsage(llvm::errs());
+    return 1;
+  }
+  llvm::StringRef first = argv[1];
+  if (first == "--help" || first == "-help" || first == "-h") {
+    printUsage(llvm::outs());
+    return 0;
+  }
+  if (first == "--version" || first == "-version") {
+    llvm::outs() << "resnetc " RESNETC_VERSION "\n";
+    return 0;
+  }
+  for (const Subcommand &sub : kSubcommands) {
+    if (first != sub.name)
+      continue;
+    std::string program = ("resnetc " + sub.name).str();
+    argv[1] = program.data();
+    return sub.run(argc - 1, argv + 1);
+  }
+  reportError("unknown subcommand '" + first + "'");
+  printUsage(llvm::errs());
+  return 1;
+}
