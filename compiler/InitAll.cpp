@@ -2,6 +2,7 @@
 #include "compiler/InitAll.h"
 
 #include "Resnet/IR/ResnetDialect.h"
+#include "Resnet/Transforms/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/DialectRegistry.h"
@@ -12,6 +13,7 @@ void resnetc::registerAllDialects(mlir::DialectRegistry &registry) {
 }
 
 void resnetc::registerAllPasses() {
+  mlir::resnet::registerPassesAndPipelines();
   mlir::registerCanonicalizerPass();
   mlir::registerCSEPass();
 }

@@ -143,7 +143,7 @@ func.func @conv_result_type(%x: tensor<1x3x8x8xf32>, %w: tensor<4x3x3x3xf32>) {
 // -----
 
 func.func @bn_weight(%x: tensor<1x4x8x8xf32>, %g: tensor<3xf32>, %v: tensor<4xf32>) {
-  // expected-error @+1 {{weight must have 4 elements (the input's channels), got 3}}
+  // expected-error @+1 {{weight must have 4 elements (one per channel), got 3}}
   %y = resnet.batch_norm %x, %g, %v, %v, %v : tensor<1x4x8x8xf32>, tensor<3xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>
   return
 }
@@ -175,7 +175,7 @@ func.func @bn_train_momentum(%x: tensor<2x4x8x8xf32>, %v: tensor<4xf32>) {
 // -----
 
 func.func @bn_train_bias(%x: tensor<2x4x8x8xf32>, %v: tensor<4xf32>, %b: tensor<8xf32>) {
-  // expected-error @+1 {{bias must have 4 elements (the input's channels), got 8}}
+  // expected-error @+1 {{bias must have 4 elements (one per channel), got 8}}
   %y:3 = resnet.batch_norm_train %x, %v, %b : tensor<2x4x8x8xf32>, tensor<4xf32>, tensor<8xf32>
   return
 }

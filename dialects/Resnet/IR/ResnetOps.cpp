@@ -130,7 +130,7 @@ LogicalResult channelVector(const ShapeErrors &errors, Value value,
     return failure();
   if (type->getDimSize(0) != channels)
     return errors.fail(what, " must have ", channels,
-                       " elements (the input's channels), got ",
+                       " elements (one per channel), got ",
                        type->getDimSize(0));
   return success();
 }
@@ -151,25 +151,23 @@ LogicalResult ParamOp::verify() {
 // Conv2dOp
 //===----------------------------------------------------------------------===//
 
-LogicalResult Conv2dOp::inferReturnTypes(MLIRContext *context,
-                                         std::optional<Location> loc,
-                                         Adaptor adaptor,
-                                         SmallVectorImpl<Type> &results) {
-  ShapeErrors errors(loc, "conv2d");
-  auto input = errors.tensor(adaptor.getInput(), "input", 4, "NxCxHxW");
+/// The shape rule of a convolution, shared by conv2d and fused_conv2d.
+static FailureOr<Type>
+inferConvolution(const ShapeErrors &errors, MLIRContext *context,
+                 Value inputValue, Value weightValue, Value bias,
+                 ArrayRef<int64_t> stride, ArrayRef<int64_t> padding,
+                 ArrayRef<int64_t> dilation, int64_t groups) {
+  auto input = errors.tensor(inputValue, "input", 4, "NxCxHxW");
   if (failed(input))
     return failure();
-  auto weight =
-      errors.tensor(adaptor.getWeight(), "weight", 4, "Ox(C/groups)xKHxKW");
+  auto weight = errors.tensor(weightValue, "weight", 4, "Ox(C/groups)xKHxKW");
   if (failed(weight))
     return failure();
-  if (failed(errors.vector(adaptor.getStride(), "stride", 2, 1)) ||
-      failed(errors.vector(adaptor.getPadding(), "padding", 4, 0,
-                           kPaddingMeaning)) ||
-      failed(errors.vector(adaptor.getDilation(), "dilation", 2, 1)))
+  if (failed(errors.vector(stride, "stride", 2, 1)) ||
+      failed(errors.vector(padding, "padding", 4, 0, kPaddingMeaning)) ||
+      failed(errors.vector(dilation, "dilation", 2, 1)))
     return failure();
 
-  int64_t groups = adaptor.getGroups();
   if (groups < 1)
     return errors.fail("groups must be positive, got ", groups);
   int64_t channels = input->getDimSize(1);
@@ -183,7 +181,7 @@ LogicalResult Conv2dOp::inferReturnTypes(MLIRContext *context,
   if (outChannels % groups != 0)
     return errors.fail("output channels (", outChannels,
                        ") must be divisible by groups (", groups, ")");
-  if (Value bias = adaptor.getBias()) {
+  if (bias) {
     auto biasType = errors.tensor(bias, "bias", 1);
     if (failed(biasType))
       return failure();
@@ -196,13 +194,69 @@ LogicalResult Conv2dOp::inferReturnTypes(MLIRContext *context,
                                     weight->getDimSize(3)};
   if (kernel[0] < 1 || kernel[1] < 1)
     return errors.fail("kernel must not be empty, got ", list(kernel));
-  auto hw = windowOutput(errors, *input, kernel, adaptor.getStride(),
-                         adaptor.getPadding(), adaptor.getDilation(),
+  auto hw = windowOutput(errors, *input, kernel, stride, padding, dilation,
                          /*ceilMode=*/false);
   if (failed(hw))
     return failure();
-  results.push_back(f32Tensor(
-      {input->getDimSize(0), outChannels, hw->first, hw->second}, context));
+  return f32Tensor({input->getDimSize(0), outChannels, hw->first, hw->second},
+                   context);
+}
+
+LogicalResult Conv2dOp::inferReturnTypes(MLIRContext *context,
+                                         std::optional<Location> loc,
+                                         Adaptor adaptor,
+                                         SmallVectorImpl<Type> &results) {
+  FailureOr<Type> type = inferConvolution(
+      ShapeErrors(loc, "conv2d"), context, adaptor.getInput(),
+      adaptor.getWeight(), adaptor.getBias(), adaptor.getStride(),
+      adaptor.getPadding(), adaptor.getDilation(), adaptor.getGroups());
+  if (failed(type))
+    return failure();
+  results.push_back(*type);
+  return success();
+}
+
+LogicalResult FusedConv2dOp::inferReturnTypes(MLIRContext *context,
+                                              std::optional<Location> loc,
+                                              Adaptor adaptor,
+                                              SmallVectorImpl<Type> &results) {
+  ShapeErrors errors(loc, "fused_conv2d");
+  FailureOr<Type> type = inferConvolution(
+      errors, context, adaptor.getInput(), adaptor.getWeight(),
+      adaptor.getBias(), adaptor.getStride(), adaptor.getPadding(),
+      adaptor.getDilation(), adaptor.getGroups());
+  if (failed(type))
+    return failure();
+  if (Value residual = adaptor.getResidual())
+    if (residual.getType() != *type)
+      return errors.fail("residual must have the result's type ", *type,
+                         ", got ", residual.getType());
+  results.push_back(*type);
+  return success();
+}
+
+LogicalResult FoldBatchNormOp::inferReturnTypes(
+    MLIRContext *context, std::optional<Location> loc, Adaptor adaptor,
+    SmallVectorImpl<Type> &results) {
+  ShapeErrors errors(loc, "fold_batch_norm");
+  auto weight = errors.tensor(adaptor.getWeight(), "weight", 4,
+                              "Ox(C/groups)xKHxKW");
+  if (failed(weight))
+    return failure();
+  int64_t outChannels = weight->getDimSize(0);
+  for (auto [value, what] :
+       {std::make_pair(adaptor.getGamma(), "gamma"),
+        std::make_pair(adaptor.getBeta(), "beta"),
+        std::make_pair(adaptor.getRunningMean(), "running_mean"),
+        std::make_pair(adaptor.getRunningVar(), "running_var"),
+        std::make_pair(adaptor.getBias(), "bias")}) {
+    if (value && failed(channelVector(errors, value, what, outChannels)))
+      return failure();
+  }
+  double epsilon = adaptor.getEpsilon().convertToDouble();
+  if (!(epsilon > 0.0))
+    return errors.fail("epsilon must be positive, got ", epsilon);
+  results.append({*weight, f32Tensor({outChannels}, context)});
   return success();
 }
 

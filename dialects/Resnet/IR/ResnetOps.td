@@ -79,8 +79,12 @@ def Resnet_ParamOp : Resnet_Op<"param", [Pure]> {
     ```mlir
     %w = resnet.param "layer1.0.conv1.weight" : tensor<64x64x3x3xf32>
     ```
+
+    With `prepared`, the value is not read from the weights file but
+    produced once by `@init`, which returns it under that name (see
+    `resnet-hoist-weight-prep`).
   }];
-  let arguments = (ins StrAttr:$name);
+  let arguments = (ins StrAttr:$name, UnitAttr:$prepared);
   let results = (outs Resnet_Tensor:$result);
   let assemblyFormat = "$name attr-dict `:` type($result)";
   let hasVerifier = 1;
@@ -268,6 +272,55 @@ def Resnet_SoftmaxCrossEntropyOp : Resnet_ShapeOp<"softmax_cross_entropy"> {
   let arguments = (ins Resnet_Tensor:$logits, Resnet_LabelTensor:$labels);
   let results = (outs StaticShapeTensorOf<[F32]>:$loss);
   let assemblyFormat = "$logits `,` $labels attr-dict `:` type(operands)";
+}
+
+//===----------------------------------------------------------------------===//
+// Weight preparation and fused kernels (produced by the graph passes)
+//===----------------------------------------------------------------------===//
+
+def Resnet_FoldBatchNormOp : Resnet_AttrShapeOp<"fold_batch_norm"> {
+  let summary = "folds an inference batch norm into a convolution's weights";
+  let description = [{
+    With `s = gamma / sqrt(running_var + epsilon)` per output channel:
+    `folded_weight = weight * s` (scaling each output channel) and
+    `folded_bias = (bias - running_mean) * s + beta`, with `bias` zero when
+    absent. It depends on parameters only, so `resnet-hoist-weight-prep`
+    moves it into `@init`.
+  }];
+  let arguments = (ins Resnet_Tensor:$weight, Resnet_Tensor:$gamma,
+                   Resnet_Tensor:$beta, Resnet_Tensor:$running_mean,
+                   Resnet_Tensor:$running_var, Optional<Resnet_Tensor>:$bias,
+                   DefaultValuedAttr<F64Attr, "1e-5">:$epsilon);
+  let results = (outs Resnet_Tensor:$folded_weight,
+                 Resnet_Tensor:$folded_bias);
+  let assemblyFormat = [{
+    $weight `,` $gamma `,` $beta `,` $running_mean `,` $running_var
+    (`bias` $bias^)? attr-dict `:` type(operands)
+  }];
+}
+
+def Resnet_FusedConv2dOp : Resnet_AttrShapeOp<"fused_conv2d",
+                                              [AttrSizedOperandSegments]> {
+  let summary = "convolution with its epilogue: + bias, + residual, relu";
+  let description = [{
+    `relu?(conv2d(input, weight) + bias + residual)`: one kernel for a
+    convolution, its (folded batch-norm) bias, the residual add of a ResNet
+    block and the ReLU after it. Attributes as `resnet.conv2d`; `residual`
+    has the shape of the result.
+  }];
+  let arguments = (ins Resnet_Tensor:$input, Resnet_Tensor:$weight,
+                   Optional<Resnet_Tensor>:$bias,
+                   Optional<Resnet_Tensor>:$residual,
+                   Resnet_PairAttr:$stride,
+                   Resnet_PaddingAttr:$padding,
+                   Resnet_PairAttr:$dilation,
+                   DefaultValuedAttr<I64Attr, "1">:$groups,
+                   UnitAttr:$relu);
+  let results = (outs Resnet_Tensor:$output);
+  let assemblyFormat = [{
+    $input `,` $weight (`bias` $bias^)? (`residual` $residual^)? attr-dict
+    `:` type(operands)
+  }];
 }
 
 #endif // RESNET_OPS

@@ -1,0 +1,62 @@
+//===- Passes.td - The graph passes of resnetc -------------*- tablegen -*-===//
+#ifndef RESNET_TRANSFORMS_PASSES
+#define RESNET_TRANSFORMS_PASSES
+
+include "mlir/Pass/PassBase.td"
+
+def FoldBatchNorm : Pass<"resnet-fold-batchnorm", "mlir::ModuleOp"> {
+  let summary = "Fold inference batch norms into the preceding convolutions";
+  let description = [{
+    `batch_norm(conv2d(x, W[, b]), gamma, beta, mean, var)` becomes
+    `conv2d(x, W', b')` where `W', b' = fold_batch_norm(W, gamma, beta,
+    mean, var[, b])`: `W' = W * gamma / sqrt(var + eps)` per output channel
+    and `b' = (b - mean) * gamma / sqrt(var + eps) + beta`. Parameter values
+    live outside the IR, so the folding stays in the IR as a weight
+    preparation op for `resnet-hoist-weight-prep` to move into `@init`.
+    It does not fire on `batch_norm_train`, nor on a convolution whose
+    result has another user (that user needs the unnormalized value).
+  }];
+}
+
+def FuseEpilogue : Pass<"resnet-fuse-epilogue", "mlir::ModuleOp"> {
+  let summary = "Fuse bias, residual add and ReLU into convolution kernels";
+  let description = [{
+    Rewrites every `conv2d` into a `fused_conv2d`, absorbing the chain that
+    follows it where each link is the only user of the one before:
+    `conv2d (+ bias) -> add(., other) -> relu`, `conv2d -> add`, and
+    `conv2d -> relu`. The add's other operand becomes the `residual`
+    operand. A ReLU before the add stays where it is, and nothing is fused
+    into a convolution whose result has a second user.
+  }];
+}
+
+def HoistWeightPrep : Pass<"resnet-hoist-weight-prep", "mlir::ModuleOp"> {
+  let summary = "Move parameter-only computations from @forward into @init";
+  let description = [{
+    Every op of `@forward` whose operands derive from `resnet.param` values
+    alone (batch-norm folding, later layout changes) moves into a function
+    `@init() -> (...)` that runs once when weights are loaded. `@init`
+    returns each prepared value under a name (result attribute
+    `resnet.name`), and `@forward` reads it with `resnet.param NAME
+    {prepared}`. One compiled model then serves every checkpoint of its
+    architecture.
+  }];
+}
+
+def PlanMemory : Pass<"resnet-plan-memory", "mlir::ModuleOp"> {
+  let summary = "Assign every intermediate tensor an offset in one arena";
+  let description = [{
+    A static, liveness-based memory plan for `@forward`: each result of an
+    op other than `resnet.param` gets a 64-byte aligned byte offset
+    (`resnet.arena_offsets`, one per result), chosen best-fit so that
+    tensors alive at the same time never overlap, and the function gets
+    `resnet.arena_size`. A tensor is alive from the op that defines it to
+    its last use (the function's return counts as a use).
+  }];
+  let options = [
+    Option<"alignment", "alignment", "int64_t", /*default=*/"64",
+           "Byte alignment of every offset">,
+  ];
+}
+
+#endif // RESNET_TRANSFORMS_PASSES
