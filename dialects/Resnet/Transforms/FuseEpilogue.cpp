@@ -1,7 +1,15 @@
-//===- FuseEpilogue.cpp ------------------------------------------------*- C++ -*-===//
+//===- FuseEpilogue.cpp - Fuse epilogues into convolutions ------*- C++ -*-===//
+//
+// conv2d (+ bias) -> add(., residual) -> relu becomes one fused_conv2d.
+// Each link of the chain must be the only user of the value before it:
+// otherwise the intermediate value is needed and fusing would lose it.
+//
+//===----------------------------------------------------------------------===//
 #include "Resnet/Transforms/Passes.h"
 
 #include "Resnet/IR/ResnetOps.h"
+
+#include "mlir/IR/Builders.h"
 
 namespace mlir {
 namespace resnet {
@@ -11,9 +19,53 @@ namespace resnet {
 } // namespace mlir
 
 using namespace mlir;
+using namespace mlir::resnet;
 
 namespace {
+
+/// The only user of `value`, or null.
+Operation *soleUser(Value value) {
+  return value.hasOneUse() ? *value.user_begin() : nullptr;
+}
+
 struct FuseEpiloguePass : resnet::impl::FuseEpilogueBase<FuseEpiloguePass> {
-  void runOnOperation() override {}
+  void runOnOperation() override {
+    SmallVector<Conv2dOp> convs;
+    getOperation().walk([&](Conv2dOp conv) { convs.push_back(conv); });
+    for (Conv2dOp conv : convs)
+      fuse(conv);
+  }
+
+  static void fuse(Conv2dOp conv) {
+    // Walk the chain conv -> add -> relu as far as it is private.
+    SmallVector<Operation *, 3> chain = {conv};
+    Value residual;
+    Operation *next = soleUser(conv.getResult());
+    if (auto add = dyn_cast_or_null<AddOp>(next)) {
+      residual = add.getLhs() == conv.getResult() ? add.getRhs() : add.getLhs();
+      chain.push_back(add);
+      next = soleUser(add.getResult());
+    }
+    bool relu = isa_and_nonnull<ReluOp>(next);
+    if (relu)
+      chain.push_back(next);
+
+    // The fused op replaces the last op of the chain, where the residual
+    // (an operand of the add) is already defined.
+    Operation *last = chain.back();
+    SmallVector<Location, 3> locs;
+    for (Operation *op : chain)
+      locs.push_back(op->getLoc());
+    OpBuilder b(last);
+    auto fused = b.create<FusedConv2dOp>(
+        b.getFusedLoc(locs), conv.getInput(), conv.getWeight(),
+        conv.getBias(), residual, conv.getStrideAttr(), conv.getPaddingAttr(),
+        conv.getDilationAttr(), conv.getGroupsAttr(),
+        relu ? b.getUnitAttr() : UnitAttr());
+    last->getResult(0).replaceAllUsesWith(fused.getResult());
+    for (Operation *op : llvm::reverse(chain))
+      op->erase();
+  }
 };
+
 } // namespace
