@@ -46,12 +46,25 @@ def HoistWeightPrep : Pass<"resnet-hoist-weight-prep", "mlir::ModuleOp"> {
 def PlanMemory : Pass<"resnet-plan-memory", "mlir::ModuleOp"> {
   let summary = "Assign every intermediate tensor an offset in one arena";
   let description = [{
-    A static, liveness-based memory plan for `@forward`: each result of an
-    op other than `resnet.param` gets a 64-byte aligned byte offset
-    (`resnet.arena_offsets`, one per result), chosen best-fit so that
-    tensors alive at the same time never overlap, and the function gets
-    `resnet.arena_size`. A tensor is alive from the op that defines it to
-    its last use (the function's return counts as a use).
+    A static, liveness-based memory plan for every function but `@init`
+    (which runs once at load time and whose results are stored with the
+    weights). Ops are numbered in their (single) block; each result of an
+    op other than `resnet.param` is a buffer of numel times the element's
+    bytes, rounded up to `alignment`, alive over the closed interval from
+    its defining op to its last user (the function's return counts as a
+    user). Function arguments belong to the caller and get no offset.
+
+    Placement is greedy by size (TFLite's strategy): largest buffers first,
+    ties in definition order, each at the start of the smallest gap that
+    fits between the placed buffers alive at the same time, else above the
+    highest of them. So buffers alive together never overlap, and an op
+    never writes its result over its own operands.
+
+    Each op gets `resnet.arena_offsets` (one byte offset per result), and
+    the function `resnet.arena_size` (bytes of the arena, 0 without
+    buffers) and `resnet.arena_peak` (the most aligned bytes alive at one
+    op, the least any plan needs). A function with more than one block is
+    an error.
   }];
   let options = [
     Option<"alignment", "alignment", "int64_t", /*default=*/"64",
