@@ -25,6 +25,8 @@ int reportError(const llvm::Twine &message);
 int reportError(llvm::Error error);
 
 int runNew(int argc, char **argv);
+int runEval(int argc, char **argv);
+int runCompile(int argc, char **argv);
 
 } // namespace resnetc
 

@@ -30,6 +30,10 @@ struct Subcommand {
 const Subcommand kSubcommands[] = {
     {"new", "build a ResNet definition as resnet-dialect MLIR (+ weights)",
      runNew},
+    {"eval", "run a model with the reference evaluator (.npy in, .npy out)",
+     runEval},
+    {"compile", "compile a model: the inference pipeline (--emit=mlir)",
+     runCompile},
 };
 
 void printUsage(llvm::raw_ostream &os) {
