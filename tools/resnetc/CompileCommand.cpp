@@ -8,7 +8,10 @@
 #include "Commands.h"
 
 #include "Resnet/Transforms/Passes.h"
+#include "compiler/Codegen/BuildPlan.h"
+#include "compiler/Codegen/CompileModel.h"
 #include "compiler/InitAll.h"
+#include "schedules/Kernels.h"
 
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/BuiltinOps.h"
@@ -19,12 +22,18 @@
 #include "mlir/Support/FileUtilities.h"
 #include "mlir/Support/Timing.h"
 
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Format.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <chrono>
+#include <thread>
+
 using namespace llvm;
+using namespace resnetc;
 
 namespace {
 enum class Emit { Mlir, Kernels, Lib };
@@ -48,6 +57,16 @@ int resnetc::runCompile(int argc, char **argv) {
                  clEnumValN(Emit::Kernels, "kernels", "Halide kernels"),
                  clEnumValN(Emit::Lib, "lib", "DIR/N.h, libN.a, libN.so")),
       cl::cat(cat));
+  cl::opt<std::string> target(
+      "target",
+      cl::desc("host (what this machine has), x86-64-avx2, x86-64-avx512, "
+               "cuda, or a Halide target string"),
+      cl::init("host"), cl::cat(cat));
+  cl::opt<bool> time("time", cl::desc("Print the time of each phase"),
+                     cl::cat(cat));
+  cl::opt<int> jobs("j",
+                    cl::desc("Kernels compiled in parallel (default: cores)"),
+                    cl::init(0), cl::cat(cat));
   mlir::registerMLIRContextCLOptions();
   mlir::registerPassManagerCLOptions();
   mlir::registerDefaultTimingManagerCLOptions();
@@ -57,13 +76,26 @@ int resnetc::runCompile(int argc, char **argv) {
                         "pipeline (fold batch norms, fuse epilogues, hoist "
                         "weight preparation into @init, plan memory).\n"))
     return 1;
-  if (emit != Emit::Mlir)
-    return reportError("--emit=kernels and --emit=lib need Halide code "
-                       "generation, which this build does not have yet; "
-                       "use --emit=mlir");
-
+  std::string halideTarget, targetError;
+  if (!resolveTarget(target, halideTarget, targetError))
+    return reportError(targetError);
   std::string modelName =
       name.empty() ? sys::path::stem(input).str() : std::string(name);
+  if (modelName.empty() || !(isAlpha(modelName[0]) || modelName[0] == '_') ||
+      !llvm::all_of(modelName, [](char c) { return isAlnum(c) || c == '_'; }))
+    return reportError("the model name '" + modelName +
+                       "' is not a C identifier; pass --name");
+
+  auto started = std::chrono::steady_clock::now();
+  auto report = [&](const std::string &phase, double seconds) {
+    if (time)
+      llvm::errs() << llvm::format("  %-28s %8.2f s\n", phase.c_str(),
+                                   seconds);
+  };
+  auto since = [](std::chrono::steady_clock::time_point t) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t)
+        .count();
+  };
 
   mlir::DefaultTimingManager timing;
   mlir::applyDefaultTimingManagerCLOptions(timing);
@@ -73,6 +105,8 @@ int resnetc::runCompile(int argc, char **argv) {
   mlir::DialectRegistry registry;
   registerAllDialects(registry);
   mlir::MLIRContext context(registry);
+  // Kernels compile in forked processes: no MLIR threads around then.
+  context.disableMultithreading();
   std::string errorMessage;
   auto file = mlir::openInputFile(input, &errorMessage);
   if (!file)
@@ -93,6 +127,33 @@ int resnetc::runCompile(int argc, char **argv) {
   mlir::resnet::buildInferencePipeline(pm, {});
   if (failed(pm.run(*module)))
     return reportError("the inference pipeline failed on '" + input + "'");
+  report("parse and graph passes", since(started));
+
+  if (emit != Emit::Mlir) {
+    auto planStart = std::chrono::steady_clock::now();
+    ModelPlan plan;
+    if (failed(buildPlan(*module, modelName, plan)))
+      return reportError("cannot generate code for '" + input + "'");
+    report("plan", since(planStart));
+    CompileOptions options;
+    options.outputDir = outputDir;
+    options.halideTarget = halideTarget;
+    options.kernelsOnly = emit == Emit::Kernels;
+    options.jobs = jobs > 0 ? int(jobs)
+                            : std::max(1u, std::thread::hardware_concurrency());
+    // The runtime sits beside the driver: DIR/bin/resnetc, DIR/lib,
+    // DIR/include, in the build tree as in an installation.
+    std::string exe = sys::fs::getMainExecutable(
+        argv[0], reinterpret_cast<void *>(&resnetc::runCompile));
+    SmallString<256> prefix = sys::path::parent_path(sys::path::parent_path(exe));
+    options.runtimeLibDir = (prefix + "/lib").str();
+    options.runtimeIncludeDir = (prefix + "/include").str();
+    options.onPhase = report;
+    if (Error error = compileModel(plan, options))
+      return reportError(std::move(error));
+    report("total", since(started));
+    return 0;
+  }
 
   mlir::TimingScope outputTimer = root.nest("Output");
   if (std::error_code ec = sys::fs::create_directories(outputDir))

@@ -32,7 +32,7 @@ const Subcommand kSubcommands[] = {
      runNew},
     {"eval", "run a model with the reference evaluator (.npy in, .npy out)",
      runEval},
-    {"compile", "compile a model: the inference pipeline (--emit=mlir)",
+    {"compile", "compile a model to a library and a C header",
      runCompile},
 };
 

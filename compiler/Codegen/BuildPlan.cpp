@@ -1,0 +1,235 @@
+//===- BuildPlan.cpp - From a compiled module to a ModelPlan --------------===//
+#include "compiler/Codegen/BuildPlan.h"
+
+#include "Resnet/IR/ResnetOps.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/StringMap.h"
+
+using namespace mlir;
+using namespace mlir::resnet;
+
+namespace resnetc {
+namespace {
+
+Shape shapeOf(Value value) {
+  auto type = cast<RankedTensorType>(value.getType());
+  return Shape(type.getShape().begin(), type.getShape().end());
+}
+
+std::vector<int64_t> vec(ArrayRef<int64_t> values) {
+  return std::vector<int64_t>(values.begin(), values.end());
+}
+
+/// The kernel an op needs, or failure if there is none.
+FailureOr<KernelSpec> specFor(Operation *op) {
+  KernelSpec spec;
+  for (Value v : op->getOperands())
+    spec.inputs.push_back(shapeOf(v));
+  for (Value v : op->getResults())
+    spec.outputs.push_back(shapeOf(v));
+  auto convAttrs = [&](auto conv) {
+    spec.kind = KernelKind::FusedConv;
+    spec.stride = vec(conv.getStride());
+    spec.padding = vec(conv.getPadding());
+    spec.dilation = vec(conv.getDilation());
+    spec.groups = conv.getGroups();
+    spec.hasBias = static_cast<bool>(conv.getBias());
+  };
+  if (auto conv = dyn_cast<FusedConv2dOp>(op)) {
+    convAttrs(conv);
+    spec.hasResidual = static_cast<bool>(conv.getResidual());
+    spec.relu = conv.getRelu();
+  } else if (auto conv = dyn_cast<Conv2dOp>(op)) {
+    convAttrs(conv);
+  } else if (auto pool = dyn_cast<MaxPool2dOp>(op)) {
+    spec.kind = KernelKind::MaxPool;
+    spec.window = vec(pool.getKernel());
+    spec.stride = vec(pool.getStride());
+    spec.padding = vec(pool.getPadding());
+    spec.dilation = vec(pool.getDilation());
+    spec.ceilMode = pool.getCeilMode();
+  } else if (auto pool = dyn_cast<AvgPool2dOp>(op)) {
+    spec.kind = KernelKind::AvgPool;
+    spec.window = vec(pool.getKernel());
+    spec.stride = vec(pool.getStride());
+    spec.padding = vec(pool.getPadding());
+    spec.ceilMode = pool.getCeilMode();
+    spec.countIncludePad = pool.getCountIncludePad();
+  } else if (isa<GlobalAvgPoolOp>(op)) {
+    spec.kind = KernelKind::GlobalAvgPool;
+  } else if (auto linear = dyn_cast<LinearOp>(op)) {
+    spec.kind = KernelKind::Linear;
+    spec.hasBias = static_cast<bool>(linear.getBias());
+  } else if (auto softmax = dyn_cast<SoftmaxOp>(op)) {
+    spec.kind = KernelKind::Softmax;
+    spec.axis = softmax.getAxis();
+  } else if (auto fold = dyn_cast<FoldBatchNormOp>(op)) {
+    spec.kind = KernelKind::FoldBatchNorm;
+    spec.hasBias = static_cast<bool>(fold.getBias());
+    spec.epsilon = fold.getEpsilon().convertToDouble();
+  } else if (auto pad = dyn_cast<PadOp>(op)) {
+    spec.kind = KernelKind::Pad;
+    spec.low = vec(pad.getLow());
+    spec.high = vec(pad.getHigh());
+  } else if (isa<AddOp>(op)) {
+    spec.kind = KernelKind::Add;
+  } else if (isa<ReluOp>(op)) {
+    spec.kind = KernelKind::Relu;
+  } else if (auto bn = dyn_cast<BatchNormOp>(op)) {
+    spec.kind = KernelKind::BatchNorm;
+    spec.epsilon = bn.getEpsilon().convertToDouble();
+  } else {
+    return failure();
+  }
+  return spec;
+}
+
+class PlanBuilder {
+public:
+  PlanBuilder(ModelPlan &plan) : plan(plan) {}
+
+  LogicalResult addInit(func::FuncOp init) {
+    for (Operation &op : init.getBody().front()) {
+      if (auto param = dyn_cast<ParamOp>(op)) {
+        if (failed(addParam(param)))
+          return failure();
+        continue;
+      }
+      if (auto ret = dyn_cast<func::ReturnOp>(op)) {
+        for (auto [i, value] : llvm::enumerate(ret.getOperands())) {
+          auto name = init.getResultAttrOfType<StringAttr>(i, "resnet.name");
+          if (!name)
+            return init.emitError("@init result ") << i << " has no resnet.name";
+          prepared[name.getValue()] = buffers.lookup(value);
+        }
+        continue;
+      }
+      // Every value @init computes is kept: prepared storage, no reuse.
+      for (Value result : op.getResults()) {
+        buffers[result] = addBuffer(PlanBuffer::Prepared, plan.preparedBytes,
+                                    shapeOf(result));
+        plan.preparedBytes += (bytes(result) + 63) / 64 * 64;
+      }
+      if (failed(addCall(&op, plan.initCalls)))
+        return failure();
+    }
+    return success();
+  }
+
+  LogicalResult addForward(func::FuncOp forward) {
+    if (forward.getNumArguments() != 1 || forward.getNumResults() != 1)
+      return forward.emitError("@forward must take the images and return "
+                               "the logits, one tensor each");
+    auto arena = forward->getAttrOfType<IntegerAttr>("resnet.arena_size");
+    if (!arena)
+      return forward.emitError("@forward has no memory plan "
+                               "(run resnet-plan-memory)");
+    plan.arenaBytes = arena.getInt();
+    Value images = forward.getArgument(0);
+    plan.inputBuffer = addBuffer(PlanBuffer::Input, 0, shapeOf(images));
+    buffers[images] = plan.inputBuffer;
+    for (Operation &op : forward.getBody().front()) {
+      if (auto param = dyn_cast<ParamOp>(op)) {
+        if (failed(addParam(param)))
+          return failure();
+        continue;
+      }
+      if (auto ret = dyn_cast<func::ReturnOp>(op)) {
+        plan.outputBuffer = buffers.lookup(ret.getOperand(0));
+        continue;
+      }
+      auto offsets = op.getAttrOfType<DenseI64ArrayAttr>("resnet.arena_offsets");
+      if (!offsets || offsets.size() != int64_t(op.getNumResults()))
+        return op.emitError("no arena offsets (run resnet-plan-memory)");
+      for (auto [result, offset] :
+           llvm::zip(op.getResults(), offsets.asArrayRef()))
+        buffers[result] = addBuffer(PlanBuffer::Arena, offset, shapeOf(result));
+      if (isa<FlattenOp>(op)) {
+        plan.forwardCalls.push_back(
+            {-1, {buffers.lookup(op.getOperand(0)),
+                  buffers.lookup(op.getResult(0))}});
+        continue;
+      }
+      if (failed(addCall(&op, plan.forwardCalls)))
+        return failure();
+    }
+    return success();
+  }
+
+private:
+  LogicalResult addParam(ParamOp param) {
+    if (param.getPrepared()) {
+      auto it = prepared.find(param.getName());
+      if (it == prepared.end())
+        return param.emitError("@init does not return prepared value '")
+               << param.getName() << "'";
+      buffers[param.getResult()] = it->second;
+      return success();
+    }
+    auto [it, inserted] =
+        paramIndex.try_emplace(param.getName(), int(plan.params.size()));
+    if (inserted)
+      plan.params.push_back({param.getName().str(), shapeOf(param)});
+    else if (plan.params[it->second].shape != shapeOf(param))
+      return param.emitError("parameter '")
+             << param.getName() << "' is used with two shapes";
+    buffers[param.getResult()] =
+        addBuffer(PlanBuffer::Weight, it->second, shapeOf(param));
+    return success();
+  }
+
+  LogicalResult addCall(Operation *op, std::vector<PlanCall> &calls) {
+    FailureOr<KernelSpec> spec = specFor(op);
+    if (failed(spec))
+      return op->emitError("resnetc has no kernel for '")
+             << op->getName() << "' in an inference model";
+    auto [it, inserted] =
+        kernelIndex.try_emplace(spec->key(), int(plan.kernels.size()));
+    if (inserted)
+      plan.kernels.push_back(*spec);
+    PlanCall call;
+    call.kernel = it->second;
+    for (Value v : op->getOperands())
+      call.args.push_back(buffers.lookup(v));
+    for (Value v : op->getResults())
+      call.args.push_back(buffers.lookup(v));
+    calls.push_back(call);
+    return success();
+  }
+
+  int addBuffer(PlanBuffer::Storage storage, int64_t offset, Shape shape) {
+    plan.buffers.push_back({storage, offset, std::move(shape)});
+    return int(plan.buffers.size()) - 1;
+  }
+
+  static int64_t bytes(Value v) {
+    return cast<RankedTensorType>(v.getType()).getNumElements() * 4;
+  }
+
+  ModelPlan &plan;
+  llvm::DenseMap<Value, int> buffers;
+  llvm::StringMap<int> prepared;
+  llvm::StringMap<int> paramIndex;
+  llvm::StringMap<int> kernelIndex;
+};
+
+} // namespace
+
+LogicalResult buildPlan(ModuleOp module, const std::string &name,
+                        ModelPlan &plan) {
+  plan = ModelPlan();
+  plan.name = name;
+  auto forward = module.lookupSymbol<func::FuncOp>("forward");
+  if (!forward)
+    return module.emitError("the module has no func.func @forward");
+  PlanBuilder builder(plan);
+  if (auto init = module.lookupSymbol<func::FuncOp>("init"))
+    if (failed(builder.addInit(init)))
+      return failure();
+  return builder.addForward(forward);
+}
+
+} // namespace resnetc

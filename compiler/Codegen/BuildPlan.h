@@ -1,0 +1,20 @@
+//===- BuildPlan.h - From a compiled module to a ModelPlan ------*- C++ -*-===//
+#ifndef RESNETC_COMPILER_CODEGEN_BUILDPLAN_H
+#define RESNETC_COMPILER_CODEGEN_BUILDPLAN_H
+
+#include "compiler/Codegen/ModelPlan.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/Support/LogicalResult.h"
+
+namespace resnetc {
+
+/// Reads @init and @forward of a module after resnet-inference-pipeline
+/// (fused kernels, prepared weights, a memory plan) into `plan`. An op with
+/// no kernel gets a diagnostic at its location and the result is failure.
+mlir::LogicalResult buildPlan(mlir::ModuleOp module, const std::string &name,
+                              ModelPlan &plan);
+
+} // namespace resnetc
+
+#endif // RESNETC_COMPILER_CODEGEN_BUILDPLAN_H

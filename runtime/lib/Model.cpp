@@ -1,0 +1,197 @@
+//===- Model.cpp - The engine that runs a compiled model --------*- C++ -*-===//
+//
+// Everything a compiled model does at run time besides its kernels: map the
+// weights, check each parameter's name and shape, allocate the prepared
+// weights and the arena once, and call the kernels in the planned order.
+//
+//===----------------------------------------------------------------------===//
+#include "resnetc/runtime/Plan.h"
+#include "resnetc/runtime/Safetensors.h"
+
+#include "HalideRuntime.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+struct rn_model {
+  const rn_plan *plan = nullptr;
+  std::unique_ptr<resnetc::SafetensorsFile> weights;
+  void *prepared = nullptr;
+  void *arena = nullptr;
+  std::vector<halide_buffer_t> buffers;
+  std::vector<halide_dimension_t> dims;
+  /// Per call, the buffer pointers its kernel takes.
+  std::vector<std::vector<void *>> initArgs, forwardArgs;
+  std::string error;
+  bool ready = false;
+
+  ~rn_model() {
+    std::free(prepared);
+    std::free(arena);
+  }
+
+  int fail(std::string message) {
+    error = std::move(message);
+    return 1;
+  }
+};
+
+namespace {
+
+void *allocate(int64_t bytes) {
+  size_t size = static_cast<size_t>((bytes + 63) / 64 * 64);
+  return std::aligned_alloc(64, size ? size : 64);
+}
+
+/// Fills halide_buffer_t's for every planned tensor (host pointers of the
+/// input are set per call).
+int describeBuffers(rn_model &m) {
+  const rn_plan &plan = *m.plan;
+  m.buffers.assign(plan.num_buffers, halide_buffer_t{});
+  m.dims.assign(static_cast<size_t>(plan.num_buffers) * RN_MAX_RANK,
+                halide_dimension_t{});
+  std::vector<const float *> params(plan.num_params);
+  for (int32_t i = 0; i < plan.num_params; ++i) {
+    const rn_param &p = plan.params[i];
+    std::string error;
+    params[i] = m.weights->getF32(
+        p.name, std::vector<int64_t>(p.shape, p.shape + p.rank), error);
+    if (!params[i])
+      return m.fail(error);
+  }
+  for (int32_t b = 0; b < plan.num_buffers; ++b) {
+    const rn_buffer &desc = plan.buffers[b];
+    halide_buffer_t &buf = m.buffers[b];
+    halide_dimension_t *dim = &m.dims[static_cast<size_t>(b) * RN_MAX_RANK];
+    int32_t stride = 1;
+    for (int32_t d = 0; d < desc.rank; ++d) {
+      int32_t extent = static_cast<int32_t>(desc.shape[desc.rank - 1 - d]);
+      dim[d] = halide_dimension_t(0, extent, stride);
+      stride *= extent;
+    }
+    buf.type = halide_type_t(halide_type_float, 32, 1);
+    buf.dimensions = desc.rank;
+    buf.dim = dim;
+    switch (desc.storage) {
+    case RN_ARENA:
+      buf.host = static_cast<uint8_t *>(m.arena) + desc.offset;
+      break;
+    case RN_PREPARED:
+      buf.host = static_cast<uint8_t *>(m.prepared) + desc.offset;
+      break;
+    case RN_WEIGHT:
+      // Kernels only read parameters; Halide's type is not const.
+      buf.host = reinterpret_cast<uint8_t *>(
+          const_cast<float *>(params[desc.offset]));
+      break;
+    case RN_INPUT:
+      break;
+    }
+  }
+  return 0;
+}
+
+std::vector<std::vector<void *>> argumentsOf(rn_model &m, const rn_call *calls,
+                                             int32_t count) {
+  std::vector<std::vector<void *>> all(count);
+  for (int32_t i = 0; i < count; ++i)
+    for (int32_t a = 0; a < calls[i].num_args; ++a)
+      all[i].push_back(&m.buffers[calls[i].args[a]]);
+  return all;
+}
+
+int64_t bytesOf(const halide_buffer_t &buf) {
+  int64_t n = 4;
+  for (int d = 0; d < buf.dimensions; ++d)
+    n *= buf.dim[d].extent;
+  return n;
+}
+
+int run(rn_model &m, const rn_call *calls, int32_t count,
+        std::vector<std::vector<void *>> &args) {
+  for (int32_t i = 0; i < count; ++i) {
+    const rn_call &call = calls[i];
+    if (!call.fn) {
+      auto *from = static_cast<halide_buffer_t *>(args[i][0]);
+      auto *to = static_cast<halide_buffer_t *>(args[i][1]);
+      std::memcpy(to->host, from->host, static_cast<size_t>(bytesOf(*to)));
+      continue;
+    }
+    if (int status = call.fn(args[i].data()))
+      return m.fail(std::string("kernel ") + call.kernel +
+                    " failed with Halide error " + std::to_string(status));
+  }
+  return 0;
+}
+
+} // namespace
+
+extern "C" int rn_model_create(const rn_plan *plan, rn_model **model,
+                               const char *weights_path) {
+  if (!model)
+    return 1;
+  *model = new (std::nothrow) rn_model;
+  if (!*model)
+    return 1;
+  rn_model &m = **model;
+  m.plan = plan;
+  if (!weights_path)
+    return m.fail("no weights path given");
+  std::string error;
+  m.weights = resnetc::SafetensorsFile::open(weights_path, error);
+  if (!m.weights)
+    return m.fail(error);
+  m.prepared = allocate(plan->prepared_bytes);
+  m.arena = allocate(plan->arena_bytes);
+  if (!m.prepared || !m.arena)
+    return m.fail("cannot allocate " +
+                  std::to_string(plan->prepared_bytes + plan->arena_bytes) +
+                  " bytes for the prepared weights and the arena");
+  if (describeBuffers(m))
+    return 1;
+  m.initArgs = argumentsOf(m, plan->init_calls, plan->num_init_calls);
+  m.forwardArgs = argumentsOf(m, plan->forward_calls, plan->num_forward_calls);
+  if (run(m, plan->init_calls, plan->num_init_calls, m.initArgs))
+    return 1;
+  m.ready = true;
+  return 0;
+}
+
+extern "C" int rn_model_forward(rn_model *model, const float *images,
+                                float *logits) {
+  if (!model)
+    return 1;
+  rn_model &m = *model;
+  if (!m.ready)
+    return m.fail("the model was not created successfully: " + m.error);
+  if (!images || !logits)
+    return m.fail("images and logits must not be NULL");
+  halide_buffer_t &input = m.buffers[m.plan->input_buffer];
+  input.host = reinterpret_cast<uint8_t *>(const_cast<float *>(images));
+  if (run(m, m.plan->forward_calls, m.plan->num_forward_calls, m.forwardArgs))
+    return 1;
+  const halide_buffer_t &output = m.buffers[m.plan->output_buffer];
+  std::memcpy(logits, output.host, static_cast<size_t>(bytesOf(output)));
+  return 0;
+}
+
+extern "C" int rn_model_set_num_threads(rn_model *model, int threads) {
+  if (!model)
+    return 1;
+  if (threads < 1)
+    return model->fail("the number of threads must be positive, got " +
+                       std::to_string(threads));
+  halide_set_num_threads(threads);
+  return 0;
+}
+
+extern "C" const char *rn_model_last_error(rn_model *model) {
+  if (!model)
+    return "no model (NULL handle)";
+  return model->error.c_str();
+}
+
+extern "C" void rn_model_destroy(rn_model *model) { delete model; }

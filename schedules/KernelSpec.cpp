@@ -1,0 +1,78 @@
+//===- KernelSpec.cpp - What one generated kernel computes ------*- C++ -*-===//
+#include "schedules/KernelSpec.h"
+
+#include <sstream>
+
+namespace resnetc {
+
+const char *kernelKindName(KernelKind kind) {
+  switch (kind) {
+  case KernelKind::FusedConv:
+    return "fused_conv2d";
+  case KernelKind::MaxPool:
+    return "max_pool2d";
+  case KernelKind::AvgPool:
+    return "avg_pool2d";
+  case KernelKind::GlobalAvgPool:
+    return "global_avg_pool";
+  case KernelKind::Linear:
+    return "linear";
+  case KernelKind::Softmax:
+    return "softmax";
+  case KernelKind::FoldBatchNorm:
+    return "fold_batch_norm";
+  case KernelKind::Pad:
+    return "pad";
+  case KernelKind::Add:
+    return "add";
+  case KernelKind::Relu:
+    return "relu";
+  case KernelKind::BatchNorm:
+    return "batch_norm";
+  }
+  return "unknown";
+}
+
+int64_t numElements(const Shape &shape) {
+  int64_t n = 1;
+  for (int64_t d : shape)
+    n *= d;
+  return n;
+}
+
+namespace {
+void print(std::ostream &os, const std::vector<int64_t> &values) {
+  os << '[';
+  for (size_t i = 0; i < values.size(); ++i)
+    os << (i ? "," : "") << values[i];
+  os << ']';
+}
+} // namespace
+
+std::string KernelSpec::key() const {
+  std::ostringstream os;
+  os.precision(17);
+  os << kernelKindName(kind) << " in";
+  for (const Shape &s : inputs)
+    print(os, s);
+  os << " out";
+  for (const Shape &s : outputs)
+    print(os, s);
+  os << " win";
+  print(os, window);
+  os << " s";
+  print(os, stride);
+  os << " p";
+  print(os, padding);
+  os << " d";
+  print(os, dilation);
+  os << " g" << groups << " r" << relu << " b" << hasBias << " res"
+     << hasResidual << " ceil" << ceilMode << " cip" << countIncludePad
+     << " axis" << axis << " eps" << epsilon << " low";
+  print(os, low);
+  os << " high";
+  print(os, high);
+  return os.str();
+}
+
+} // namespace resnetc

@@ -1,0 +1,68 @@
+//===- KernelSpec.h - What one generated kernel computes --------*- C++ -*-===//
+//
+// A kernel as the code generator sees it: its kind, the exact shapes of its
+// operands and results (row-major, NCHW for activations), and the
+// attributes of the op it implements. Plain C++: the MLIR side fills it in,
+// the Halide side (schedules/) turns it into code, and neither sees the
+// other's headers. Identical specs share one compiled kernel.
+//
+//===----------------------------------------------------------------------===//
+#ifndef RESNETC_SCHEDULES_KERNELSPEC_H
+#define RESNETC_SCHEDULES_KERNELSPEC_H
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace resnetc {
+
+enum class KernelKind {
+  FusedConv,     ///< relu?(conv2d(x, w) + bias? + residual?)
+  MaxPool,       ///< max_pool2d
+  AvgPool,       ///< avg_pool2d
+  GlobalAvgPool, ///< NxCxHxW -> NxCx1x1
+  Linear,        ///< x * w^T + bias?
+  Softmax,       ///< along `axis`
+  FoldBatchNorm, ///< @init: conv weights and bias with a batch norm folded in
+  Pad,           ///< zero padding
+  Add,           ///< elementwise sum
+  Relu,          ///< max(x, 0)
+  BatchNorm,     ///< inference batch norm not folded into a convolution
+};
+
+const char *kernelKindName(KernelKind kind);
+
+using Shape = std::vector<int64_t>;
+
+struct KernelSpec {
+  KernelKind kind;
+  /// Operand shapes in the op's operand order; results likewise.
+  std::vector<Shape> inputs;
+  std::vector<Shape> outputs;
+
+  // Window ops (convolution, pooling).
+  std::vector<int64_t> window = {1, 1};   ///< pooling kernel [h, w]
+  std::vector<int64_t> stride = {1, 1};   ///< [h, w]
+  std::vector<int64_t> padding = {0, 0, 0, 0}; ///< [top, left, bottom, right]
+  std::vector<int64_t> dilation = {1, 1}; ///< [h, w]
+  int64_t groups = 1;
+  bool relu = false;
+  bool hasBias = false;
+  bool hasResidual = false;
+  bool ceilMode = false;
+  bool countIncludePad = true;
+
+  int64_t axis = 1;     ///< softmax
+  double epsilon = 1e-5; ///< batch norm
+  std::vector<int64_t> low, high; ///< pad
+
+  /// A canonical text of everything above: equal keys, equal kernels.
+  std::string key() const;
+};
+
+/// Row-major element count.
+int64_t numElements(const Shape &shape);
+
+} // namespace resnetc
+
+#endif // RESNETC_SCHEDULES_KERNELSPEC_H

@@ -1,0 +1,149 @@
+//===- CpuSchedules.cpp - How resnetc's kernels run on x86 CPUs -----------===//
+#include "schedules/cpu/CpuSchedules.h"
+
+#include <algorithm>
+#include <sstream>
+
+using namespace Halide;
+
+namespace resnetc {
+namespace schedules {
+
+std::string ScheduleParams::describe() const {
+  std::ostringstream os;
+  os << "nchw vec" << vectorWidth << " co" << tileChannels << " xv"
+     << tileVectors << (parallelRows ? " par-rows" : " par-n");
+  return os.str();
+}
+
+namespace {
+
+/// Lanes along x: the target's natural width, or the whole row if narrower.
+int lanesFor(int64_t extent, int natural) {
+  return static_cast<int>(std::min<int64_t>(extent, natural));
+}
+
+/// The largest of `choices` dividing `extent`.
+int largestDivisor(int64_t extent, std::initializer_list<int> choices) {
+  for (int c : choices)
+    if (extent % c == 0)
+      return c;
+  return 1;
+}
+
+void scheduleConv(algorithms::KernelFuncs &k, const KernelSpec &spec,
+                  const ScheduleParams &p) {
+  const Shape &out = spec.outputs[0];
+  int64_t width = out[3];
+  int lanes = lanesFor(width, p.vectorWidth);
+  int tileX = lanes * p.tileVectors;
+  Func output = k.output, conv = k.reduction;
+  Var xo("xo"), xi("xi"), co("co"), ci("ci"), t("t");
+  TailStrategy tail =
+      width % tileX == 0 ? TailStrategy::RoundUp : TailStrategy::ShiftInwards;
+  if (width < tileX)
+    tileX = lanes;
+  output.split(k.x, xo, xi, tileX, tail)
+      .split(k.c, co, ci, p.tileChannels)
+      .reorder(xi, ci, xo, k.y, co, k.n)
+      .vectorize(xi, lanes)
+      .unroll(ci);
+  if (p.parallelRows)
+    output.fuse(k.y, co, t).fuse(t, k.n, t).parallel(t);
+  else
+    output.parallel(k.n);
+  conv.compute_at(output, xo).vectorize(k.x, lanes).unroll(k.c);
+  conv.update()
+      .reorder(k.x, k.c, k.rdom.x, k.rdom.y, k.rdom.z, k.y, k.n)
+      .vectorize(k.x, lanes)
+      .unroll(k.c);
+}
+
+void schedulePool(algorithms::KernelFuncs &k, const KernelSpec &spec,
+                  const ScheduleParams &p) {
+  int lanes = lanesFor(spec.outputs[0][3], p.vectorWidth);
+  Var t("t");
+  k.output.fuse(k.c, k.n, t).parallel(t).vectorize(k.x, lanes,
+                                                     TailStrategy::GuardWithIf);
+  k.reduction.compute_at(k.output, k.x);
+}
+
+void scheduleLinear(algorithms::KernelFuncs &k, const KernelSpec &spec,
+                    const ScheduleParams &p) {
+  // Vectorize the reduction: a vector of partial sums along k, reduced at
+  // the end (rfactor), so the weight rows are read contiguously.
+  Var u("u");
+  RVar ro("ro"), ri("ri");
+  Func partial = k.reduction.update()
+                     .split(k.rdom.x, ro, ri, p.vectorWidth)
+                     .rfactor(ri, u);
+  k.output.parallel(k.x, 16, TailStrategy::GuardWithIf);
+  k.reduction.compute_at(k.output, k.x);
+  partial.compute_at(k.output, k.x).vectorize(u);
+  partial.update().vectorize(u);
+}
+
+/// Parallel over the outermost dimension, vectorized along the innermost.
+void scheduleElementwise(Func f, int rank, int64_t innerExtent,
+                         const ScheduleParams &p) {
+  std::vector<Var> args = f.args();
+  if (rank >= 2)
+    f.parallel(args[rank - 1]);
+  if (rank >= 1 && innerExtent >= p.vectorWidth)
+    f.vectorize(args[0], p.vectorWidth, TailStrategy::GuardWithIf);
+}
+
+} // namespace
+
+ScheduleParams defaultCpuSchedule(const KernelSpec &spec,
+                                  const Target &target) {
+  ScheduleParams p;
+  p.vectorWidth = target.natural_vector_size<float>();
+  if (spec.kind == KernelKind::FusedConv) {
+    int64_t outChannels = spec.outputs[0][1];
+    // Enough accumulators to hide the FMA latency, few enough to stay in
+    // registers: 32 zmm (AVX-512) or 16 ymm (AVX2).
+    p.tileChannels = largestDivisor(
+        outChannels, target.has_feature(Target::AVX512) ? std::initializer_list<int>{8, 4, 2}
+                                                        : std::initializer_list<int>{4, 2});
+    int64_t width = spec.outputs[0][3];
+    p.tileVectors = width >= 2 * p.vectorWidth ? 2 : 1;
+  }
+  return p;
+}
+
+void scheduleCpu(algorithms::KernelFuncs &k, const KernelSpec &spec,
+                 const ScheduleParams &p) {
+  switch (spec.kind) {
+  case KernelKind::FusedConv:
+    return scheduleConv(k, spec, p);
+  case KernelKind::MaxPool:
+  case KernelKind::AvgPool:
+    return schedulePool(k, spec, p);
+  case KernelKind::Linear:
+    return scheduleLinear(k, spec, p);
+  case KernelKind::GlobalAvgPool:
+    k.output.parallel(k.c);
+    k.reduction.compute_at(k.output, k.c);
+    return;
+  case KernelKind::FoldBatchNorm:
+    k.output.vectorize(k.x, p.vectorWidth, TailStrategy::GuardWithIf);
+    return;
+  case KernelKind::Softmax:
+    k.auxiliary.compute_root();
+    k.reduction.compute_root();
+    [[fallthrough]];
+  case KernelKind::Pad:
+  case KernelKind::Add:
+  case KernelKind::Relu:
+  case KernelKind::BatchNorm: {
+    const Shape &shape = spec.outputs[0];
+    scheduleElementwise(k.output, int(shape.size()),
+                        shape.empty() ? 1 : shape.back(), p);
+    return;
+  }
+  }
+}
+
+} // namespace schedules
+} // namespace resnetc
