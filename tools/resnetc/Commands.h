@@ -27,6 +27,7 @@ int reportError(llvm::Error error);
 int runNew(int argc, char **argv);
 int runEval(int argc, char **argv);
 int runCompile(int argc, char **argv);
+int runRun(int argc, char **argv);
 
 } // namespace resnetc
 

@@ -34,6 +34,8 @@ const Subcommand kSubcommands[] = {
      runEval},
     {"compile", "compile a model to a library and a C header",
      runCompile},
+    {"run", "run a compiled model on .npy images; --bench to time it",
+     runRun},
 };
 
 void printUsage(llvm::raw_ostream &os) {
