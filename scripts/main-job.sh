@@ -1,14 +1,13 @@
 #!/usr/bin/env bash
-# The main job: build a bundled ResNet as resnet-dialect MLIR with
-# torchvision-initialized weights, and check it with resnet-opt.
+# The main job: build the example project (examples/classify), which
+# compiles a bundled ResNet-50 with resnetc at build time through the
+# resnetc_add_model CMake function and links it into a C program, then run
+# it on an image and print the top 5.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${BUILD_DIR:-build}
-OUT=${OUT:-$BUILD_DIR/main-job}
-mkdir -p "$OUT"
-"$BUILD_DIR/bin/resnetc" new resnet50 -o "$OUT/resnet50.mlir" \
-  --weights-out "$OUT/resnet50.safetensors" --seed 0
-"$BUILD_DIR/bin/resnet-opt" "$OUT/resnet50.mlir" -o /dev/null
-echo "resnet50: $(grep -c '= resnet.conv2d ' "$OUT/resnet50.mlir") convolutions," \
-     "$(grep -c '= resnet.param ' "$OUT/resnet50.mlir") parameter tensors," \
-     "weights in $OUT/resnet50.safetensors ($(du -h "$OUT/resnet50.safetensors" | cut -f1))"
+EXAMPLE=$BUILD_DIR/examples/classify
+cmake -G Ninja -S examples/classify -B "$EXAMPLE" \
+  -Dresnetc_DIR="$PWD/$BUILD_DIR/lib/cmake/resnetc" -DCMAKE_BUILD_TYPE=Release
+cmake --build "$EXAMPLE"
+"$EXAMPLE/classify" "$EXAMPLE/weights.safetensors"
