@@ -152,9 +152,14 @@ Error compileModel(const ModelPlan &plan, const CompileOptions &options) {
   if (std::error_code ec = sys::fs::create_directories(options.outputDir))
     return createStringError("cannot create '" + options.outputDir +
                              "': " + ec.message());
+  // createUniqueDirectory puts a relative prefix under the system temporary
+  // directory, not the current one: make it absolute first.
+  SmallString<256> prefix(pathJoin(options.outputDir, "." + n + "-build"));
   SmallString<256> work;
-  if (std::error_code ec = sys::fs::createUniqueDirectory(
-          pathJoin(options.outputDir, "." + n + "-build"), work))
+  if (std::error_code ec = sys::fs::make_absolute(prefix))
+    return createStringError("cannot create a work directory in '" +
+                             options.outputDir + "': " + ec.message());
+  if (std::error_code ec = sys::fs::createUniqueDirectory(prefix, work))
     return createStringError("cannot create a work directory in '" +
                              options.outputDir + "': " + ec.message());
   std::string workDir(work);
