@@ -10,9 +10,11 @@
 
 #include "HalideRuntime.h"
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -40,6 +42,60 @@ struct rn_model {
 };
 
 namespace {
+
+/// Scratch memory for Halide's own allocations inside kernels (a kernel's
+/// per-task buffers that do not fit its stack): fixed slots carved once
+/// out of one block, handed out without locks, so that running a model
+/// never calls the system allocator. Larger requests fall back to it.
+class ScratchPool {
+public:
+  static constexpr size_t kSlotBytes = 256 * 1024;
+  static constexpr int kSlots = 32;
+
+  /// Allocates the block and routes halide_malloc here; idempotent.
+  static bool install() {
+    static std::once_flag once;
+    static bool ok = false;
+    std::call_once(once, [] {
+      pool().memory = static_cast<uint8_t *>(
+          std::aligned_alloc(128, kSlotBytes * kSlots));
+      ok = pool().memory != nullptr;
+      if (ok) {
+        halide_set_custom_malloc(&ScratchPool::take);
+        halide_set_custom_free(&ScratchPool::give);
+      }
+    });
+    return ok;
+  }
+
+private:
+  static ScratchPool &pool() {
+    static ScratchPool instance;
+    return instance;
+  }
+
+  static void *take(void *, size_t bytes) {
+    ScratchPool &p = pool();
+    if (bytes <= kSlotBytes)
+      for (int i = 0; i < kSlots; ++i)
+        if (!p.used[i].exchange(true, std::memory_order_acquire))
+          return p.memory + i * kSlotBytes;
+    return std::aligned_alloc(128, (bytes + 127) / 128 * 128);
+  }
+
+  static void give(void *, void *ptr) {
+    ScratchPool &p = pool();
+    auto *at = static_cast<uint8_t *>(ptr);
+    if (at >= p.memory && at < p.memory + kSlotBytes * kSlots)
+      p.used[(at - p.memory) / kSlotBytes].store(false,
+                                                 std::memory_order_release);
+    else
+      std::free(ptr);
+  }
+
+  uint8_t *memory = nullptr;
+  std::atomic<bool> used[kSlots] = {};
+};
 
 void *allocate(int64_t bytes) {
   size_t size = static_cast<size_t>((bytes + 63) / 64 * 64);
@@ -144,6 +200,8 @@ extern "C" int rn_model_create(const rn_plan *plan, rn_model **model,
   m.weights = resnetc::SafetensorsFile::open(weights_path, error);
   if (!m.weights)
     return m.fail(error);
+  if (!ScratchPool::install())
+    return m.fail("cannot allocate the kernels' scratch memory");
   m.prepared = allocate(plan->prepared_bytes);
   m.arena = allocate(plan->arena_bytes);
   if (!m.prepared || !m.arena)
@@ -156,6 +214,14 @@ extern "C" int rn_model_create(const rn_plan *plan, rn_model **model,
   m.forwardArgs = argumentsOf(m, plan->forward_calls, plan->num_forward_calls);
   if (run(m, plan->init_calls, plan->num_init_calls, m.initArgs))
     return 1;
+  // One forward pass on zeros, so that what the first real call would
+  // otherwise set up (Halide's thread pool) exists before it.
+  halide_buffer_t &input = m.buffers[plan->input_buffer];
+  std::vector<uint8_t> zeros(static_cast<size_t>(bytesOf(input)), 0);
+  input.host = zeros.data();
+  if (run(m, plan->forward_calls, plan->num_forward_calls, m.forwardArgs))
+    return 1;
+  input.host = nullptr;
   m.ready = true;
   return 0;
 }
