@@ -86,6 +86,11 @@ struct Case {
   int64_t image;
 };
 
+/// How gtest names a case in its output.
+void PrintTo(const Case &c, std::ostream *os) {
+  *os << c.arch << " batch " << c.batch << " " << c.image << "x" << c.image;
+}
+
 class PipelineTest : public ::testing::TestWithParam<Case> {};
 
 TEST_P(PipelineTest, KeepsTheNumbers) {

@@ -81,8 +81,11 @@ int resnetc::runCompile(int argc, char **argv) {
     return reportError(targetError);
   std::string modelName =
       name.empty() ? sys::path::stem(input).str() : std::string(name);
-  if (modelName.empty() || !(isAlpha(modelName[0]) || modelName[0] == '_') ||
-      !llvm::all_of(modelName, [](char c) { return isAlnum(c) || c == '_'; }))
+  // The name prefixes C symbols, except with --emit=mlir (a file name).
+  bool isIdentifier =
+      !modelName.empty() && (isAlpha(modelName[0]) || modelName[0] == '_') &&
+      llvm::all_of(modelName, [](char c) { return isAlnum(c) || c == '_'; });
+  if (emit != Emit::Mlir && !isIdentifier)
     return reportError("the model name '" + modelName +
                        "' is not a C identifier; pass --name");
 
