@@ -28,7 +28,7 @@ struct ScheduleParams {
   int tileChannels = 1;
   /// Output vectors along x per register tile.
   int tileVectors = 1;
-  /// Parallelize over (n, channel tile, row) fused; otherwise over n only.
+  /// Parallelize over (n, output row) fused; otherwise over n only.
   bool parallelRows = true;
 
   std::string describe() const;
