@@ -32,8 +32,23 @@ bool resolveTarget(const std::string &name, std::string &halideTarget,
             "string)";
     return false;
   }
+  // What the runtime and the library's link can serve: 64-bit x86 Linux,
+  // with CUDA as the only GPU API.
+  Target target(base);
+  bool otherGpu = target.has_gpu_feature() && !target.has_feature(Target::CUDA);
+  if (target.arch != Target::X86 || target.bits != 64 ||
+      target.os != Target::Linux || otherGpu) {
+    error = "unsupported target '" + name +
+            "': resnetc generates code for 64-bit x86 Linux, optionally "
+            "with CUDA";
+    return false;
+  }
   halideTarget = base;
   return true;
+}
+
+bool targetHasCuda(const std::string &halideTarget) {
+  return Target(halideTarget).has_feature(Target::CUDA);
 }
 
 namespace {
@@ -95,6 +110,10 @@ bool compileHalideRuntime(const std::string &halideTarget,
     error = std::string("Halide runtime: ") + e.what();
     return false;
   }
+}
+
+int64_t kernelScratchBytes(const KernelSpec &spec) {
+  return schedules::paddedBandBytes(spec);
 }
 
 std::string describeSchedule(const KernelSpec &spec,

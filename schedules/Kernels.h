@@ -20,6 +20,13 @@ namespace resnetc {
 bool resolveTarget(const std::string &name, std::string &halideTarget,
                    std::string &error);
 
+/// Whether the (resolved) target runs kernels on a CUDA GPU.
+bool targetHasCuda(const std::string &halideTarget);
+
+/// Bytes of scratch memory one task of the kernel takes from the Halide
+/// runtime's allocator (0 if it takes none): the runtime preallocates it.
+int64_t kernelScratchBytes(const KernelSpec &spec);
+
 /// Compiles `spec` for `halideTarget` into `objectPath` (no Halide runtime
 /// inside) as the C function `name`. With `assemblyPath`, also writes its
 /// assembly (for CUDA, the host code with the embedded PTX).

@@ -2,6 +2,8 @@
 #include "compiler/Codegen/BuildPlan.h"
 
 #include "Resnet/IR/ResnetOps.h"
+#include "resnetc/runtime/Plan.h"
+#include "schedules/Kernels.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 
@@ -103,7 +105,10 @@ public:
           auto name = init.getResultAttrOfType<StringAttr>(i, "resnet.name");
           if (!name)
             return init.emitError("@init result ") << i << " has no resnet.name";
-          prepared[name.getValue()] = buffers.lookup(value);
+          FailureOr<int> buffer = bufferOf(value, ret);
+          if (failed(buffer))
+            return failure();
+          prepared[name.getValue()] = *buffer;
         }
         continue;
       }
@@ -120,9 +125,11 @@ public:
   }
 
   LogicalResult addForward(func::FuncOp forward) {
-    if (forward.getNumArguments() != 1 || forward.getNumResults() != 1)
-      return forward.emitError("@forward must take the images and return "
-                               "the logits, one tensor each");
+    if (forward.getNumArguments() != 1 || forward.getNumResults() != 1 ||
+        shapeOf(forward.getArgument(0)).size() != 4 ||
+        cast<RankedTensorType>(forward.getResultTypes()[0]).getRank() != 2)
+      return forward.emitError("@forward must take NCHW images and return "
+                               "NxC logits, one tensor each");
     auto arena = forward->getAttrOfType<IntegerAttr>("resnet.arena_size");
     if (!arena)
       return forward.emitError("@forward has no memory plan "
@@ -138,7 +145,10 @@ public:
         continue;
       }
       if (auto ret = dyn_cast<func::ReturnOp>(op)) {
-        plan.outputBuffer = buffers.lookup(ret.getOperand(0));
+        FailureOr<int> output = bufferOf(ret.getOperand(0), ret);
+        if (failed(output))
+          return failure();
+        plan.outputBuffer = *output;
         continue;
       }
       auto offsets = op.getAttrOfType<DenseI64ArrayAttr>("resnet.arena_offsets");
@@ -148,9 +158,10 @@ public:
            llvm::zip(op.getResults(), offsets.asArrayRef()))
         buffers[result] = addBuffer(PlanBuffer::Arena, offset, shapeOf(result));
       if (isa<FlattenOp>(op)) {
-        plan.forwardCalls.push_back(
-            {-1, {buffers.lookup(op.getOperand(0)),
-                  buffers.lookup(op.getResult(0))}});
+        FailureOr<int> from = bufferOf(op.getOperand(0), &op);
+        if (failed(from))
+          return failure();
+        plan.forwardCalls.push_back({-1, {*from, buffers[op.getResult(0)]}});
         continue;
       }
       if (failed(addCall(&op, plan.forwardCalls)))
@@ -182,6 +193,11 @@ private:
   }
 
   LogicalResult addCall(Operation *op, std::vector<PlanCall> &calls) {
+    SmallVector<Value> tensors(op->getOperands());
+    tensors.append(op->result_begin(), op->result_end());
+    for (Value v : tensors)
+      if (failed(checkLimits(v, op)))
+        return failure();
     FailureOr<KernelSpec> spec = specFor(op);
     if (failed(spec))
       return op->emitError("resnetc has no kernel for '")
@@ -190,19 +206,52 @@ private:
         kernelIndex.try_emplace(spec->key(), int(plan.kernels.size()));
     if (inserted)
       plan.kernels.push_back(*spec);
+    plan.scratchBytes =
+        std::max(plan.scratchBytes, kernelScratchBytes(*spec));
     PlanCall call;
     call.kernel = it->second;
-    for (Value v : op->getOperands())
-      call.args.push_back(buffers.lookup(v));
+    for (Value v : op->getOperands()) {
+      FailureOr<int> buffer = bufferOf(v, op);
+      if (failed(buffer))
+        return failure();
+      call.args.push_back(*buffer);
+    }
     for (Value v : op->getResults())
-      call.args.push_back(buffers.lookup(v));
+      call.args.push_back(buffers[v]);
+    if (call.args.size() > RN_MAX_ARGS)
+      return op->emitError("a kernel takes at most ")
+             << RN_MAX_ARGS << " tensors, this op " << call.args.size();
     calls.push_back(call);
     return success();
+  }
+
+  /// The buffer holding `value`, which `user` reads.
+  FailureOr<int> bufferOf(Value value, Operation *user) {
+    auto it = buffers.find(value);
+    if (it == buffers.end())
+      return user->emitError("an operand has no storage in the plan (only "
+                             "@forward's argument, parameters and op "
+                             "results have)");
+    return it->second;
   }
 
   int addBuffer(PlanBuffer::Storage storage, int64_t offset, Shape shape) {
     plan.buffers.push_back({storage, offset, std::move(shape)});
     return int(plan.buffers.size()) - 1;
+  }
+
+  /// Halide buffers hold at most RN_MAX_RANK dimensions of int32 extents.
+  static LogicalResult checkLimits(Value value, Operation *at) {
+    auto type = cast<RankedTensorType>(value.getType());
+    if (type.getRank() > RN_MAX_RANK)
+      return at->emitError("tensors of rank ")
+             << type.getRank() << " are not supported (at most "
+             << RN_MAX_RANK << ")";
+    if (type.getNumElements() >= (int64_t(1) << 31))
+      return at->emitError("a tensor of ")
+             << type.getNumElements()
+             << " elements is too large for a Halide buffer (2^31)";
+    return success();
   }
 
   static int64_t bytes(Value v) {

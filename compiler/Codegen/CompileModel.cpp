@@ -24,7 +24,9 @@
 #include "llvm/Support/Program.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <map>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -93,6 +95,7 @@ private:
 };
 
 struct Job {
+  std::string name;
   std::function<bool(std::string &)> work;
   std::string errorPath;
 };
@@ -105,6 +108,15 @@ Error runInProcesses(std::vector<Job> &jobs, int parallel) {
   auto reap = [&]() {
     int status = 0;
     pid_t pid = waitpid(-1, &status, 0);
+    if (pid < 0) {
+      if (errno == EINTR)
+        return;
+      // No children to wait for: nothing can finish any more.
+      if (firstError.empty())
+        firstError = std::string("waitpid failed: ") + std::strerror(errno);
+      running.clear();
+      return;
+    }
     auto it = running.find(pid);
     if (it == running.end())
       return;
@@ -116,7 +128,7 @@ Error runInProcesses(std::vector<Job> &jobs, int parallel) {
       return;
     auto buffer = MemoryBuffer::getFile(jobs[index].errorPath);
     firstError = buffer ? (*buffer)->getBuffer().str()
-                        : "a kernel compilation crashed";
+                        : "compiling " + jobs[index].name + " crashed";
   };
   for (size_t i = 0; i < jobs.size() && firstError.empty(); ++i) {
     while (int(running.size()) >= parallel)
@@ -179,7 +191,8 @@ Error compileModel(const ModelPlan &plan, const CompileOptions &options) {
           options.kernelsOnly ? pathJoin(workDir, name + ".s") : "";
       objects.push_back(object);
       const KernelSpec &spec = plan.kernels[i];
-      jobs.push_back({[&, spec, name, object, assembly](std::string &error) {
+      jobs.push_back({name + " (" + spec.key() + ")",
+                      [&, spec, name, object, assembly](std::string &error) {
                         return compileKernel(spec, name, options.halideTarget,
                                              object, error, assembly);
                       },
@@ -188,7 +201,8 @@ Error compileModel(const ModelPlan &plan, const CompileOptions &options) {
     std::string runtime = pathJoin(workDir, "halide_runtime.o");
     if (!options.kernelsOnly) {
       objects.push_back(runtime);
-      jobs.push_back({[&, runtime](std::string &error) {
+      jobs.push_back({"the Halide runtime",
+                      [&, runtime](std::string &error) {
                         return compileHalideRuntime(options.halideTarget,
                                                     runtime, error);
                       },
@@ -266,8 +280,9 @@ Error compileModel(const ModelPlan &plan, const CompileOptions &options) {
       return error;
   }
 
-  // 4. Move the results into place.
-  for (const std::string &file : {header, archive, shared}) {
+  // 4. Move the results into place, the header last: a header always
+  // describes the libraries beside it.
+  for (const std::string &file : {archive, shared, header}) {
     std::string target =
         pathJoin(options.outputDir, sys::path::filename(file));
     if (std::error_code ec = sys::fs::rename(file, target))

@@ -2,6 +2,7 @@
 #include "compiler/Codegen/ModelPlan.h"
 
 #include <cctype>
+#include <cstdio>
 #include <sstream>
 
 namespace resnetc {
@@ -17,6 +18,24 @@ std::string upper(const std::string &s) {
   for (char &c : out)
     c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   return out;
+}
+
+/// `text` as a C string literal.
+std::string quoted(const std::string &text) {
+  std::string out = "\"";
+  for (unsigned char c : text) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += char(c);
+    } else if (c < 0x20 || c >= 0x7f) {
+      char escape[8];
+      std::snprintf(escape, sizeof(escape), "\\%03o", c);
+      out += escape;
+    } else {
+      out += char(c);
+    }
+  }
+  return out + "\"";
 }
 
 void shapeInitializer(std::ostream &os, const Shape &shape) {
@@ -101,7 +120,7 @@ std::string emitPlanSource(const ModelPlan &plan) {
        << "extern int " << plan.kernelName(int(i)) << "_argv(void **);\n";
   os << "\nstatic const rn_param params[] = {\n";
   for (const PlanParam &p : plan.params) {
-    os << "  {\"" << p.name << "\", ";
+    os << "  {" << quoted(p.name) << ", ";
     shapeInitializer(os, p.shape);
     os << "},\n";
   }
@@ -121,6 +140,7 @@ std::string emitPlanSource(const ModelPlan &plan) {
      << plan.buffers.size() << ", buffers,\n  " << plan.initCalls.size()
      << ", init_calls, " << plan.forwardCalls.size() << ", forward_calls,\n  "
      << plan.preparedBytes << ", " << plan.arenaBytes << ", "
+     << plan.scratchBytes << ", "
      << plan.inputBuffer << ", " << plan.outputBuffer << "};\n\n";
   os << "int " << n << "_create(" << n
      << "_model **m, const char *weights_path) {\n"

@@ -41,6 +41,7 @@ struct ModelPlan {
   std::vector<PlanCall> initCalls, forwardCalls;
   int64_t preparedBytes = 0;
   int64_t arenaBytes = 0;
+  int64_t scratchBytes = 0; ///< the most any kernel task asks Halide for
   int inputBuffer = -1;
   int outputBuffer = -1;
 

@@ -10,6 +10,7 @@
 
 #include "HalideRuntime.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
@@ -43,32 +44,53 @@ struct rn_model {
 
 namespace {
 
-/// Scratch memory for Halide's own allocations inside kernels (a kernel's
-/// per-task buffers that do not fit its stack): fixed slots carved once
-/// out of one block, handed out without locks, so that running a model
-/// never calls the system allocator. Larger requests fall back to it.
+/// Scratch memory for Halide's own allocations inside kernels (the
+/// zero-padded input bands of convolutions): fixed slots carved out of
+/// blocks allocated at create time and handed out without locks, so that
+/// running a model never calls the system allocator. A model whose plan
+/// needs larger slots than any block has adds a block of its own; blocks
+/// live as long as the process, since kernels of other models may hold
+/// their slots.
 class ScratchPool {
 public:
-  static constexpr size_t kSlotBytes = 256 * 1024;
-  static constexpr int kSlots = 32;
+  /// Slots in one block: more than the tasks that run at once.
+  static constexpr int kSlots = 64;
 
-  /// Allocates the block and routes halide_malloc here; idempotent.
-  static bool install() {
-    static std::once_flag once;
-    static bool ok = false;
-    std::call_once(once, [] {
-      pool().memory = static_cast<uint8_t *>(
-          std::aligned_alloc(128, kSlotBytes * kSlots));
-      ok = pool().memory != nullptr;
-      if (ok) {
-        halide_set_custom_malloc(&ScratchPool::take);
-        halide_set_custom_free(&ScratchPool::give);
-      }
-    });
-    return ok;
+  /// Makes sure slots of `bytes` exist and routes halide_malloc here.
+  static bool reserve(int64_t bytes) {
+    ScratchPool &p = pool();
+    std::lock_guard<std::mutex> lock(p.growing);
+    size_t slot = std::max<size_t>(4096, (size_t(bytes) + 127) / 128 * 128);
+    int count = p.count.load(std::memory_order_acquire);
+    for (int b = 0; b < count; ++b)
+      if (p.blocks[b].slotBytes >= slot)
+        return true;
+    if (count == kMaxBlocks)
+      return false;
+    Block &block = p.blocks[count];
+    block.memory = static_cast<uint8_t *>(std::aligned_alloc(128, slot * kSlots));
+    if (!block.memory)
+      return false;
+    block.slotBytes = slot;
+    p.count.store(count + 1, std::memory_order_release);
+    if (count == 0) {
+      halide_set_custom_malloc(&ScratchPool::take);
+      halide_set_custom_free(&ScratchPool::give);
+    }
+    return true;
   }
 
+  /// Requests the pool could not serve (a bug if N_forward makes one).
+  static long fallbacks() { return pool().missed.load(); }
+
 private:
+  static constexpr int kMaxBlocks = 8;
+  struct Block {
+    uint8_t *memory = nullptr;
+    size_t slotBytes = 0;
+    std::atomic<bool> used[kSlots] = {};
+  };
+
   static ScratchPool &pool() {
     static ScratchPool instance;
     return instance;
@@ -76,25 +98,38 @@ private:
 
   static void *take(void *, size_t bytes) {
     ScratchPool &p = pool();
-    if (bytes <= kSlotBytes)
+    int count = p.count.load(std::memory_order_acquire);
+    for (int b = 0; b < count; ++b) {
+      Block &block = p.blocks[b];
+      if (bytes > block.slotBytes)
+        continue;
       for (int i = 0; i < kSlots; ++i)
-        if (!p.used[i].exchange(true, std::memory_order_acquire))
-          return p.memory + i * kSlotBytes;
+        if (!block.used[i].exchange(true, std::memory_order_acquire))
+          return block.memory + i * block.slotBytes;
+    }
+    p.missed.fetch_add(1);
     return std::aligned_alloc(128, (bytes + 127) / 128 * 128);
   }
 
   static void give(void *, void *ptr) {
     ScratchPool &p = pool();
     auto *at = static_cast<uint8_t *>(ptr);
-    if (at >= p.memory && at < p.memory + kSlotBytes * kSlots)
-      p.used[(at - p.memory) / kSlotBytes].store(false,
-                                                 std::memory_order_release);
-    else
-      std::free(ptr);
+    int count = p.count.load(std::memory_order_acquire);
+    for (int b = 0; b < count; ++b) {
+      Block &block = p.blocks[b];
+      if (at >= block.memory && at < block.memory + block.slotBytes * kSlots) {
+        block.used[(at - block.memory) / block.slotBytes].store(
+            false, std::memory_order_release);
+        return;
+      }
+    }
+    std::free(ptr);
   }
 
-  uint8_t *memory = nullptr;
-  std::atomic<bool> used[kSlots] = {};
+  std::mutex growing;
+  std::atomic<int> count{0};
+  std::atomic<long> missed{0};
+  Block blocks[kMaxBlocks];
 };
 
 void *allocate(int64_t bytes) {
@@ -200,8 +235,9 @@ extern "C" int rn_model_create(const rn_plan *plan, rn_model **model,
   m.weights = resnetc::SafetensorsFile::open(weights_path, error);
   if (!m.weights)
     return m.fail(error);
-  if (!ScratchPool::install())
-    return m.fail("cannot allocate the kernels' scratch memory");
+  if (!ScratchPool::reserve(plan->scratch_bytes))
+    return m.fail("cannot allocate " + std::to_string(plan->scratch_bytes) +
+                  "-byte scratch slots for the kernels");
   m.prepared = allocate(plan->prepared_bytes);
   m.arena = allocate(plan->arena_bytes);
   if (!m.prepared || !m.arena)
@@ -232,7 +268,7 @@ extern "C" int rn_model_forward(rn_model *model, const float *images,
     return 1;
   rn_model &m = *model;
   if (!m.ready)
-    return m.fail("the model was not created successfully: " + m.error);
+    return 1; // the error of create stands
   if (!images || !logits)
     return m.fail("images and logits must not be NULL");
   halide_buffer_t &input = m.buffers[m.plan->input_buffer];

@@ -31,6 +31,20 @@ int largestDivisor(int64_t extent, std::initializer_list<int> choices) {
   return 1;
 }
 
+/// Columns and rows of the zero-padded input one output row reads.
+std::pair<int64_t, int64_t> paddedBand(const KernelSpec &spec) {
+  const Shape &out = spec.outputs[0], &w = spec.inputs[1];
+  return {(out[3] - 1) * spec.stride[1] + (w[3] - 1) * spec.dilation[1] + 1,
+          (w[2] - 1) * spec.dilation[0] + 1};
+}
+
+bool padsInput(const KernelSpec &spec) {
+  for (int64_t v : spec.padding)
+    if (v != 0)
+      return true;
+  return false;
+}
+
 void scheduleConv(algorithms::KernelFuncs &k, const KernelSpec &spec,
                   const ScheduleParams &p) {
   const Shape &out = spec.outputs[0];
@@ -41,8 +55,6 @@ void scheduleConv(algorithms::KernelFuncs &k, const KernelSpec &spec,
   Var xo("xo"), xi("xi"), co("co"), ci("ci"), t("t");
   TailStrategy tail =
       width % tileX == 0 ? TailStrategy::RoundUp : TailStrategy::ShiftInwards;
-  if (width < tileX)
-    tileX = lanes;
   // A register tile of tileChannels x tileX outputs accumulates over the
   // whole reduction; the tiles of one output row share the padded input.
   output.split(k.x, xo, xi, tileX, tail)
@@ -61,22 +73,18 @@ void scheduleConv(algorithms::KernelFuncs &k, const KernelSpec &spec,
       .unroll(k.c);
   // Padding by a select in the inner loop costs 2-4x on 3x3 convolutions:
   // copy the rows one output row reads, zero-padded, once per row instead.
-  bool pads = false;
-  for (int64_t v : spec.padding)
-    pads |= v != 0;
-  // On the stack, so N_forward allocates nothing (a band is < 100 KB):
-  // that needs a constant size, so the band's extents are stated.
+  bool pads = padsInput(spec);
+  // The band has a constant size (its extents are stated), so Halide keeps
+  // it on the stack up to 16 KB; larger ones come from halide_malloc,
+  // which the runtime serves from memory preallocated at create time
+  // (see paddedBandBytes).
   if (pads) {
-    const Shape &in = spec.inputs[0], &w = spec.inputs[1];
-    int bandWidth = int((out[3] - 1) * spec.stride[1] +
-                        (w[3] - 1) * spec.dilation[1] + 1);
-    int bandRows = int((w[2] - 1) * spec.dilation[0] + 1);
     std::vector<Var> v = k.padded.args();
+    auto [bandWidth, bandRows] = paddedBand(spec);
     k.padded.compute_at(output, p.parallelRows ? t : k.y)
-        .store_in(MemoryType::Stack)
-        .bound_extent(v[0], bandWidth)
-        .bound_extent(v[1], bandRows)
-        .bound_extent(v[2], int(in[1]));
+        .bound_extent(v[0], int(bandWidth))
+        .bound_extent(v[1], int(bandRows))
+        .bound_extent(v[2], int(spec.inputs[0][1]));
   }
 }
 
@@ -115,6 +123,15 @@ void scheduleElementwise(Func f, int rank, int64_t innerExtent,
 }
 
 } // namespace
+
+int64_t paddedBandBytes(const KernelSpec &spec) {
+  if (spec.kind != KernelKind::FusedConv || !padsInput(spec))
+    return 0;
+  auto [width, rows] = paddedBand(spec);
+  // Halide pads an allocation a little for vector loads that run past its
+  // end (12 bytes measured); 1 KB covers that with room.
+  return width * rows * spec.inputs[0][1] * int64_t(sizeof(float)) + 1024;
+}
 
 ScheduleParams defaultCpuSchedule(const KernelSpec &spec,
                                   const Target &target) {

@@ -38,6 +38,10 @@ struct ScheduleParams {
 ScheduleParams defaultCpuSchedule(const KernelSpec &spec,
                                   const Halide::Target &target);
 
+/// Bytes of the zero-padded input band a padding convolution's task keeps
+/// (0 for other kernels).
+int64_t paddedBandBytes(const KernelSpec &spec);
+
 void scheduleCpu(algorithms::KernelFuncs &funcs, const KernelSpec &spec,
                  const ScheduleParams &params);
 

@@ -11,6 +11,9 @@
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/Error.h"
 
+#include <cstdint>
+#include <optional>
+
 namespace resnetc {
 
 /// The options of every subcommand, shown by its --help.
@@ -24,10 +27,15 @@ bool parseCommandLine(int argc, char **argv, llvm::StringRef overview);
 int reportError(const llvm::Twine &message);
 int reportError(llvm::Error error);
 
+/// Parses "224" or "224x160" (height x width); false if malformed.
+bool parseImageSize(llvm::StringRef text, std::optional<int64_t> &height,
+                    std::optional<int64_t> &width);
+
 int runNew(int argc, char **argv);
 int runEval(int argc, char **argv);
 int runCompile(int argc, char **argv);
 int runRun(int argc, char **argv);
+int runImport(int argc, char **argv);
 
 } // namespace resnetc
 

@@ -79,6 +79,11 @@ int resnetc::runCompile(int argc, char **argv) {
   std::string halideTarget, targetError;
   if (!resolveTarget(target, halideTarget, targetError))
     return reportError(targetError);
+  if (emit == Emit::Lib && targetHasCuda(halideTarget))
+    return reportError("--target " + target +
+                       ": running kernels on a GPU is not supported yet "
+                       "(the runtime moves no data to the device); use "
+                       "--emit=kernels to see the generated PTX");
   std::string modelName =
       name.empty() ? sys::path::stem(input).str() : std::string(name);
   // The name prefixes C symbols, except with --emit=mlir (a file name).

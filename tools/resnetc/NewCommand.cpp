@@ -8,30 +8,13 @@
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/Verifier.h"
 
+#include "llvm/ADT/SmallString.h"
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
 #include "llvm/Support/raw_ostream.h"
 
 using namespace llvm;
-
-namespace {
-
-/// "224" or "224x160" (height x width).
-bool parseImageSize(StringRef text, std::optional<int64_t> &height,
-                    std::optional<int64_t> &width) {
-  auto [h, w] = text.split('x');
-  int64_t value;
-  if (h.getAsInteger(10, value))
-    return false;
-  height = value;
-  if (w.empty())
-    return true;
-  if (w.getAsInteger(10, value))
-    return false;
-  width = value;
-  return true;
-}
-
-} // namespace
 
 int resnetc::runNew(int argc, char **argv) {
   cl::OptionCategory &cat = commandCategory();
@@ -80,6 +63,18 @@ int resnetc::runNew(int argc, char **argv) {
   if (failed(mlir::verify(**module)))
     return reportError("internal error: the built module does not verify");
 
+  // Both outputs or neither: check that both can be written first.
+  for (const std::string &path : {std::string(output), std::string(weightsOut)}) {
+    if (path.empty() || path == "-")
+      continue;
+    SmallString<256> dir(path);
+    sys::path::remove_filename(dir);
+    if (dir.empty())
+      dir = ".";
+    if (sys::fs::access(dir, sys::fs::AccessMode::Write))
+      return reportError("cannot write '" + path + "': its directory '" + dir +
+                         "' does not exist or is not writable");
+  }
   if (!weightsOut.empty())
     if (Error error = writeInitialWeights(**module, seed, weightsOut))
       return reportError(std::move(error));

@@ -141,7 +141,11 @@ int resnetc::runRun(int argc, char **argv) {
                                   macro("HEIGHT"), macro("WIDTH")};
   std::vector<int64_t> outShape = {macro("BATCH"), macro("CLASSES")};
   int64_t inSize = macro("INPUT_SIZE"), outSize = macro("OUTPUT_SIZE");
-  if (inSize <= 0 || outSize <= 0)
+  bool shapesRead = inSize > 0 && outSize > 0;
+  for (int64_t d : inShape)
+    shapesRead &= d > 0;
+  shapesRead &= outShape[1] > 0;
+  if (!shapesRead)
     return finish(reportError("cannot read the shapes in '" + headerPath +
                               "'"));
 

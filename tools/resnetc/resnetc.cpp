@@ -30,6 +30,8 @@ struct Subcommand {
 const Subcommand kSubcommands[] = {
     {"new", "build a ResNet definition as resnet-dialect MLIR (+ weights)",
      runNew},
+    {"import", "import an ONNX ResNet as resnet-dialect MLIR (+ weights)",
+     runImport},
     {"eval", "run a model with the reference evaluator (.npy in, .npy out)",
      runEval},
     {"compile", "compile a model to a library and a C header",
@@ -69,6 +71,22 @@ int resnetc::reportError(const llvm::Twine &message) {
 
 int resnetc::reportError(llvm::Error error) {
   return reportError(llvm::toString(std::move(error)));
+}
+
+bool resnetc::parseImageSize(llvm::StringRef text,
+                             std::optional<int64_t> &height,
+                             std::optional<int64_t> &width) {
+  auto [h, w] = text.split('x');
+  int64_t value;
+  if (h.getAsInteger(10, value))
+    return false;
+  height = value;
+  if (w.empty())
+    return true;
+  if (w.getAsInteger(10, value))
+    return false;
+  width = value;
+  return true;
 }
 
 int main(int argc, char **argv) {

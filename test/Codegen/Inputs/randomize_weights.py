@@ -2,8 +2,9 @@
 
 Batch-norm statistics get non-trivial values (means off zero, variances
 off one), so that folding them into convolutions is really exercised.
-Usage: randomize_weights.py IN OUT SEED. Also writes images with --images
-OUT.npy N C H W. Standard library + numpy only.
+Usage: randomize_weights.py IN OUT SEED [--drop NAME] [--f64 NAME], the
+last two making a broken file (a tensor missing, or stored as F64). Also
+writes images with --images OUT.npy N C H W. Standard library + numpy only.
 """
 import json
 import struct
@@ -25,7 +26,8 @@ def write(path, tensors, meta):
     header, blobs, offset = {}, [], 0
     for name, array in tensors:
         raw = array.tobytes()
-        dtype = {np.float32: "F32", np.int64: "I64"}[array.dtype.type]
+        dtype = {np.float32: "F32", np.float64: "F64",
+                 np.int64: "I64"}[array.dtype.type]
         header[name] = {"dtype": dtype, "shape": list(array.shape),
                         "data_offsets": [offset, offset + len(raw)]}
         blobs.append(raw)
@@ -45,6 +47,7 @@ def main():
         np.save(out, rng.standard_normal(shape).astype(np.float32))
         return
     src, dst, seed = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    options = dict(zip(sys.argv[4::2], sys.argv[5::2]))
     rng = np.random.default_rng(seed)
     header, data, meta = read(src)
     tensors = []
@@ -65,6 +68,8 @@ def main():
             fan_in = int(np.prod(shape[1:]))
             v = rng.standard_normal(shape) * np.sqrt(2.0 / fan_in)
         tensors.append((name, v.astype(np.float32)))
+    tensors = [(n, a.astype(np.float64) if n == options.get("--f64") else a)
+               for n, a in tensors if n != options.get("--drop")]
     write(dst, tensors, meta)
 
 

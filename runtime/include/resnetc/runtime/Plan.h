@@ -65,6 +65,8 @@ typedef struct rn_plan {
   const rn_call *forward_calls;
   int64_t prepared_bytes;
   int64_t arena_bytes;
+  /** The most scratch memory one kernel task asks Halide's allocator for. */
+  int64_t scratch_bytes;
   int32_t input_buffer;
   int32_t output_buffer;
 } rn_plan;
@@ -77,8 +79,11 @@ typedef struct rn_model rn_model;
 int rn_model_create(const rn_plan *plan, rn_model **model,
                     const char *weights_path);
 /** Runs @forward: images and logits as the plan's input and output shapes.
- * Allocates nothing. */
+ * Allocates nothing: the arena, the prepared weights and the kernels'
+ * scratch memory all come from create. */
 int rn_model_forward(rn_model *model, const float *images, float *logits);
+/** Halide's thread pool is shared by every model in the process: this sets
+ * the threads of all of them. */
 int rn_model_set_num_threads(rn_model *model, int threads);
 const char *rn_model_last_error(rn_model *model);
 void rn_model_destroy(rn_model *model);
