@@ -9,6 +9,7 @@ PACKAGES=(
   libhalide14-0-dev
   libgtest-dev libbenchmark-dev nlohmann-json3-dev
   python3 python3-numpy python3-torch python3-torchvision
+  libonnx-dev libprotobuf-dev protobuf-compiler python3-onnx
   binutils gcc
 )
 

@@ -18,9 +18,9 @@ int resnetc::runImport(int argc, char **argv) {
   cl::OptionCategory &cat = commandCategory();
   cl::opt<std::string> input(cl::Positional, cl::Required,
                              cl::desc("<model.onnx>"), cl::cat(cat));
-  cl::opt<std::string> output("o", cl::desc("Output MLIR file ('-' for stdout)"),
-                              cl::value_desc("file"), cl::init("-"),
-                              cl::cat(cat));
+  cl::opt<std::string> output(
+      "o", cl::desc("Output MLIR file ('-' for stdout)"),
+      cl::value_desc("file"), cl::init("-"), cl::cat(cat));
   cl::opt<std::string> weightsOut(
       "weights-out",
       cl::desc("Write the model's parameters (safetensors, F32, named by the "
