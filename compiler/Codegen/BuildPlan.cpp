@@ -202,6 +202,9 @@ private:
     if (failed(spec))
       return op->emitError("resnetc has no kernel for '")
              << op->getName() << "' in an inference model";
+    bool flat = isPointwiseConv(*spec);
+    if (flat)
+      flattenPointwiseConv(*spec);
     auto [it, inserted] =
         kernelIndex.try_emplace(spec->key(), int(plan.kernels.size()));
     if (inserted)
@@ -218,11 +221,52 @@ private:
     }
     for (Value v : op->getResults())
       call.args.push_back(buffers[v]);
+    if (flat) {
+      // The kernel sees its activations (input, residual, output) as
+      // images of one row: views of the same storage.
+      const KernelSpec &k = plan.kernels[call.kernel];
+      call.args[0] = viewOf(call.args[0], k.inputs[0]);
+      if (k.hasResidual)
+        call.args[k.hasBias ? 3 : 2] =
+            viewOf(call.args[k.hasBias ? 3 : 2], k.inputs[k.hasBias ? 3 : 2]);
+      call.args.back() = viewOf(call.args.back(), k.outputs[0]);
+    }
     if (call.args.size() > RN_MAX_ARGS)
       return op->emitError("a kernel takes at most ")
              << RN_MAX_ARGS << " tensors, this op " << call.args.size();
     calls.push_back(call);
     return success();
+  }
+
+  /// A 1x1 convolution with unit stride and no padding is the same
+  /// computation on an NxCx1x(H*W) image, whose one long row vectorizes
+  /// without the lanes a narrow row (7 or 14 wide) leaves idle.
+  static bool isPointwiseConv(const KernelSpec &spec) {
+    if (spec.kind != KernelKind::FusedConv)
+      return false;
+    const Shape &w = spec.inputs[1];
+    for (int64_t v : spec.padding)
+      if (v != 0)
+        return false;
+    return w[2] == 1 && w[3] == 1 && spec.stride == std::vector<int64_t>{1, 1};
+  }
+
+  static Shape oneRow(const Shape &s) { return {s[0], s[1], 1, s[2] * s[3]}; }
+
+  static void flattenPointwiseConv(KernelSpec &spec) {
+    spec.inputs[0] = oneRow(spec.inputs[0]);
+    if (spec.hasResidual)
+      spec.inputs[spec.hasBias ? 3 : 2] =
+          oneRow(spec.inputs[spec.hasBias ? 3 : 2]);
+    spec.outputs[0] = oneRow(spec.outputs[0]);
+  }
+
+  /// A buffer for the same storage as `buffer`, seen with `shape`.
+  int viewOf(int buffer, const Shape &shape) {
+    PlanBuffer view = plan.buffers[buffer];
+    view.shape = shape;
+    plan.buffers.push_back(view);
+    return int(plan.buffers.size()) - 1;
   }
 
   /// The buffer holding `value`, which `user` reads.

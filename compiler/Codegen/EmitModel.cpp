@@ -102,6 +102,8 @@ std::string emitHeader(const ModelPlan &plan) {
      << "_OUTPUT_SIZE floats.\n * Allocates nothing. */\n"
      << "int " << n << "_forward(" << n
      << "_model *m, const float *images, float *logits);\n"
+     << "/* Threads of every model in the process (Halide's one pool);\n"
+     << " * call while no model is running. */\n"
      << "int " << n << "_set_num_threads(" << n << "_model *m, int n);\n"
      << "const char *" << n << "_last_error(" << n << "_model *m);\n"
      << "void " << n << "_destroy(" << n << "_model *m);\n\n"

@@ -218,6 +218,18 @@ int run(rn_model &m, const rn_call *calls, int32_t count,
   return 0;
 }
 
+/// One forward pass on zeros, so that what the first real call would
+/// otherwise set up (Halide's thread pool) exists before it.
+int warmUp(rn_model &m) {
+  halide_buffer_t &input = m.buffers[m.plan->input_buffer];
+  std::vector<uint8_t> zeros(static_cast<size_t>(bytesOf(input)), 0);
+  input.host = zeros.data();
+  int status =
+      run(m, m.plan->forward_calls, m.plan->num_forward_calls, m.forwardArgs);
+  input.host = nullptr;
+  return status;
+}
+
 } // namespace
 
 extern "C" int rn_model_create(const rn_plan *plan, rn_model **model,
@@ -250,14 +262,8 @@ extern "C" int rn_model_create(const rn_plan *plan, rn_model **model,
   m.forwardArgs = argumentsOf(m, plan->forward_calls, plan->num_forward_calls);
   if (run(m, plan->init_calls, plan->num_init_calls, m.initArgs))
     return 1;
-  // One forward pass on zeros, so that what the first real call would
-  // otherwise set up (Halide's thread pool) exists before it.
-  halide_buffer_t &input = m.buffers[plan->input_buffer];
-  std::vector<uint8_t> zeros(static_cast<size_t>(bytesOf(input)), 0);
-  input.host = zeros.data();
-  if (run(m, plan->forward_calls, plan->num_forward_calls, m.forwardArgs))
+  if (warmUp(m))
     return 1;
-  input.host = nullptr;
   m.ready = true;
   return 0;
 }
@@ -286,8 +292,13 @@ extern "C" int rn_model_set_num_threads(rn_model *model, int threads) {
   if (threads < 1)
     return model->fail("the number of threads must be positive, got " +
                        std::to_string(threads));
+  if (!model->ready)
+    return 1; // the error of create stands
+  // Halide's pool keeps the threads it has started: restart it with the
+  // new count, and start them now rather than in the next forward call.
+  halide_shutdown_thread_pool();
   halide_set_num_threads(threads);
-  return 0;
+  return warmUp(*model);
 }
 
 extern "C" const char *rn_model_last_error(rn_model *model) {

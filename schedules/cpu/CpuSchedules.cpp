@@ -31,6 +31,9 @@ int largestDivisor(int64_t extent, std::initializer_list<int> choices) {
   return 1;
 }
 
+/// Output columns per task of a convolution flattened to one row.
+constexpr int kFlatChunk = 256;
+
 /// Columns and rows of the zero-padded input one output row reads.
 std::pair<int64_t, int64_t> paddedBand(const KernelSpec &spec) {
   const Shape &out = spec.outputs[0], &w = spec.inputs[1];
@@ -62,11 +65,25 @@ void scheduleConv(algorithms::KernelFuncs &k, const KernelSpec &spec,
       .reorder(xi, ci, xo, co, k.y, k.n)
       .vectorize(xi, lanes)
       .unroll(ci);
-  if (p.parallelRows)
+  Var tileLoop = xo; // where a register tile is computed
+  if (out[2] == 1 && width > kFlatChunk) {
+    // A pointwise convolution seen as one long row (see BuildPlan): chunks
+    // of the row, each visited by every channel tile while it is in cache.
+    Var xoo("xoo"), xoi("xoi");
+    output.split(xo, xoo, xoi, kFlatChunk / tileX, TailStrategy::GuardWithIf)
+        .reorder(xi, ci, xoi, co, xoo, k.y, k.n)
+        .fuse(xoo, k.y, t)
+        .fuse(t, k.n, t)
+        .parallel(t);
+    tileLoop = xoi;
+  } else if (out[2] == 1) {
+    output.fuse(co, k.y, t).fuse(t, k.n, t).parallel(t);
+  } else if (p.parallelRows) {
     output.fuse(k.y, k.n, t).parallel(t);
-  else
+  } else {
     output.parallel(k.n);
-  conv.compute_at(output, xo).vectorize(k.x, lanes).unroll(k.c);
+  }
+  conv.compute_at(output, tileLoop).vectorize(k.x, lanes).unroll(k.c);
   conv.update()
       .reorder(k.x, k.c, k.rdom.x, k.rdom.y, k.rdom.z, k.y, k.n)
       .vectorize(k.x, lanes)

@@ -83,7 +83,8 @@ int rn_model_create(const rn_plan *plan, rn_model **model,
  * scratch memory all come from create. */
 int rn_model_forward(rn_model *model, const float *images, float *logits);
 /** Halide's thread pool is shared by every model in the process: this sets
- * the threads of all of them. */
+ * the threads of all of them, restarting the pool (call it while no model
+ * is running) and running one forward pass to start the threads. */
 int rn_model_set_num_threads(rn_model *model, int threads);
 const char *rn_model_last_error(rn_model *model);
 void rn_model_destroy(rn_model *model);
