@@ -66,7 +66,11 @@ void scheduleConv(algorithms::KernelFuncs &k, const KernelSpec &spec,
       .vectorize(xi, lanes)
       .unroll(ci);
   Var tileLoop = xo; // where a register tile is computed
-  if (out[2] == 1 && width > kFlatChunk) {
+  // A pointwise convolution BuildPlan flattened to one row (no padding:
+  // the padded band below is per output row, over all input channels).
+  bool flatPointwise = out[2] == 1 && spec.inputs[1][2] == 1 &&
+                       spec.inputs[1][3] == 1 && !padsInput(spec);
+  if (flatPointwise && width > kFlatChunk) {
     // A pointwise convolution seen as one long row (see BuildPlan): chunks
     // of the row, each visited by every channel tile while it is in cache.
     Var xoo("xoo"), xoi("xoi");
@@ -76,7 +80,7 @@ void scheduleConv(algorithms::KernelFuncs &k, const KernelSpec &spec,
         .fuse(t, k.n, t)
         .parallel(t);
     tileLoop = xoi;
-  } else if (out[2] == 1) {
+  } else if (flatPointwise) {
     output.fuse(co, k.y, t).fuse(t, k.n, t).parallel(t);
   } else if (p.parallelRows) {
     output.fuse(k.y, k.n, t).parallel(t);
