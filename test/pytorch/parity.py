@@ -28,40 +28,16 @@ import numpy as np
 import torch
 import torchvision
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+# The bridge for users writes state_dicts and randomizes models the same
+# way the tests need: one implementation.
+sys.path.insert(0, os.path.join(HERE, "..", "..", "tools"))
+sys.dont_write_bytecode = True
 import cifar_resnet  # noqa: E402
+from export_torchvision import _DTYPES, randomize, write_safetensors  # noqa: E402
 
 THRESHOLD = 1e-4
-
-_DTYPES = {torch.float32: "F32", torch.int64: "I64", torch.int32: "I32"}
-
-
-def write_safetensors(path, state_dict):
-    """Writes a state_dict (in its order) as safetensors: an 8-byte LE
-    header length, a JSON header {name: {dtype, shape, data_offsets}} padded
-    with spaces to a multiple of 8, then the raw little-endian data."""
-    header = {}
-    chunks = []
-    offset = 0
-    for name, tensor in state_dict.items():
-        array = tensor.detach().cpu().numpy()
-        # C order, little-endian; no copy when it already is.
-        array = np.ascontiguousarray(array,
-                                     dtype=array.dtype.newbyteorder("<"))
-        header[name] = {
-            "dtype": _DTYPES[tensor.dtype],
-            "shape": list(array.shape),
-            "data_offsets": [offset, offset + array.nbytes],
-        }
-        chunks.append(array)
-        offset += array.nbytes
-    text = json.dumps(header).encode()
-    text += b" " * (-len(text) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)))
-        f.write(text)
-        for array in chunks:
-            f.write(array.reshape(-1).view(np.uint8).data)
 
 
 def read_safetensors_header(path):
@@ -82,28 +58,6 @@ def build_model(arch, classes):
 
 
 @torch.no_grad()
-def randomize(model, gen):
-    """Non-trivial values for every parameter and buffer (so that batch-norm
-    folding, biases and running statistics are all exercised)."""
-    for module in model.modules():
-        if isinstance(module, torch.nn.Conv2d):
-            w = module.weight
-            fan_in = w.shape[1] * w.shape[2] * w.shape[3]
-            w.copy_(torch.randn(w.shape, generator=gen) * (2.0 / fan_in) ** 0.5)
-            if module.bias is not None:
-                module.bias.copy_(torch.randn(module.bias.shape,
-                                              generator=gen) * 0.1)
-        elif isinstance(module, torch.nn.BatchNorm2d):
-            c = module.num_features
-            module.weight.copy_(torch.rand(c, generator=gen) + 0.5)
-            module.bias.copy_(torch.randn(c, generator=gen) * 0.2)
-            module.running_mean.copy_(torch.randn(c, generator=gen) * 0.2)
-            module.running_var.copy_(torch.rand(c, generator=gen) * 1.5 + 0.5)
-            module.num_batches_tracked.fill_(
-                int(torch.randint(1, 100000, (1,), generator=gen)))
-        # nn.Linear (fc) keeps its default initialization, seeded.
-
-
 def run(cmd, what):
     start = time.time()
     proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,

@@ -7,9 +7,17 @@
 #ifndef RESNETC_TOOLS_RESNETC_COMMANDS_H
 #define RESNETC_TOOLS_RESNETC_COMMANDS_H
 
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/OwningOpRef.h"
+
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/Error.h"
+#include "llvm/Support/SourceMgr.h"
+
+#include <memory>
+#include <string>
 
 #include <cstdint>
 #include <optional>
@@ -30,6 +38,19 @@ int reportError(llvm::Error error);
 /// Parses "224" or "224x160" (height x width); false if malformed.
 bool parseImageSize(llvm::StringRef text, std::optional<int64_t> &height,
                     std::optional<int64_t> &width);
+
+/// A model read from a file, with the diagnostic handler that points
+/// errors at its lines; keep it alive while passes run on the module.
+struct ModelFile {
+  std::shared_ptr<llvm::SourceMgr> sourceMgr;
+  std::unique_ptr<mlir::SourceMgrDiagnosticHandler> diagnostics;
+  mlir::OwningOpRef<mlir::ModuleOp> module;
+};
+
+/// Parses the MLIR file `path` into `model`; on failure reports the error
+/// (resnetc: error: ...) and returns false.
+bool loadModelFile(const std::string &path, mlir::MLIRContext &context,
+                   ModelFile &model);
 
 int runNew(int argc, char **argv);
 int runEval(int argc, char **argv);

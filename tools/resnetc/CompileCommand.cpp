@@ -115,17 +115,10 @@ int resnetc::runCompile(int argc, char **argv) {
   mlir::MLIRContext context(registry);
   // Kernels compile in forked processes: no MLIR threads around then.
   context.disableMultithreading();
-  std::string errorMessage;
-  auto file = mlir::openInputFile(input, &errorMessage);
-  if (!file)
-    return reportError(errorMessage);
-  auto sourceMgr = std::make_shared<SourceMgr>();
-  sourceMgr->AddNewSourceBuffer(std::move(file), SMLoc());
-  mlir::SourceMgrDiagnosticHandler diagnostics(*sourceMgr, &context);
-  mlir::OwningOpRef<mlir::ModuleOp> module =
-      mlir::parseSourceFile<mlir::ModuleOp>(sourceMgr, &context);
-  if (!module)
-    return reportError("cannot parse '" + input + "'");
+  ModelFile file;
+  if (!loadModelFile(input, context, file))
+    return 1;
+  mlir::OwningOpRef<mlir::ModuleOp> &module = file.module;
   parseTimer.stop();
 
   mlir::PassManager pm(&context);

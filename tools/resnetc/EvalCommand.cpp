@@ -77,17 +77,10 @@ int resnetc::runEval(int argc, char **argv) {
   mlir::DialectRegistry registry;
   registerAllDialects(registry);
   mlir::MLIRContext context(registry);
-  std::string errorMessage;
-  auto file = mlir::openInputFile(model, &errorMessage);
-  if (!file)
-    return reportError(errorMessage);
-  auto sourceMgr = std::make_shared<SourceMgr>();
-  sourceMgr->AddNewSourceBuffer(std::move(file), SMLoc());
-  mlir::SourceMgrDiagnosticHandler diagnostics(*sourceMgr, &context);
-  mlir::OwningOpRef<mlir::ModuleOp> module =
-      mlir::parseSourceFile<mlir::ModuleOp>(sourceMgr, &context);
-  if (!module)
-    return reportError("cannot parse '" + model + "'");
+  ModelFile file;
+  if (!loadModelFile(model, context, file))
+    return 1;
+  mlir::OwningOpRef<mlir::ModuleOp> &module = file.module;
   if (failed(mlir::verify(*module)))
     return reportError("'" + model + "' does not verify");
 

@@ -6,6 +6,9 @@
 //===----------------------------------------------------------------------===//
 #include "Commands.h"
 
+#include "mlir/Parser/Parser.h"
+#include "mlir/Support/FileUtilities.h"
+
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/WithColor.h"
@@ -86,6 +89,27 @@ bool resnetc::parseImageSize(llvm::StringRef text,
   if (w.getAsInteger(10, value))
     return false;
   width = value;
+  return true;
+}
+
+bool resnetc::loadModelFile(const std::string &path,
+                            mlir::MLIRContext &context, ModelFile &model) {
+  std::string errorMessage;
+  auto file = mlir::openInputFile(path, &errorMessage);
+  if (!file) {
+    reportError(errorMessage);
+    return false;
+  }
+  model.sourceMgr = std::make_shared<llvm::SourceMgr>();
+  model.sourceMgr->AddNewSourceBuffer(std::move(file), llvm::SMLoc());
+  model.diagnostics = std::make_unique<mlir::SourceMgrDiagnosticHandler>(
+      *model.sourceMgr, &context);
+  model.module =
+      mlir::parseSourceFile<mlir::ModuleOp>(model.sourceMgr, &context);
+  if (!model.module) {
+    reportError("cannot parse '" + path + "'");
+    return false;
+  }
   return true;
 }
 
