@@ -16,6 +16,7 @@
 #include "llvm/Support/Error.h"
 #include "llvm/Support/SourceMgr.h"
 
+#include <initializer_list>
 #include <memory>
 #include <string>
 
@@ -51,6 +52,10 @@ struct ModelFile {
 /// (resnetc: error: ...) and returns false.
 bool loadModelFile(const std::string &path, mlir::MLIRContext &context,
                    ModelFile &model);
+
+/// Checks that each of `paths` (skipping "" and "-") lies in a writable
+/// directory; otherwise reports which and returns false.
+bool checkWritable(std::initializer_list<std::string> paths);
 
 int runNew(int argc, char **argv);
 int runEval(int argc, char **argv);

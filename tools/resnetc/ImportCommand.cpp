@@ -62,18 +62,8 @@ int resnetc::runImport(int argc, char **argv) {
   // Both outputs or neither: check first that both directories are
   // writable; each file is written atomically, and if the MLIR still cannot
   // be written the weights just written are removed.
-  for (const std::string &path :
-       {std::string(output), std::string(weightsOut)}) {
-    if (path.empty() || path == "-")
-      continue;
-    SmallString<256> dir(path);
-    sys::path::remove_filename(dir);
-    if (dir.empty())
-      dir = ".";
-    if (sys::fs::access(dir, sys::fs::AccessMode::Write))
-      return reportError("cannot write '" + path + "': its directory '" + dir +
-                         "' does not exist or is not writable");
-  }
+  if (!checkWritable({output, weightsOut}))
+    return 1;
   if (!weightsOut.empty())
     if (Error error = writeImportedWeights(*model, weightsOut))
       return reportError(std::move(error));

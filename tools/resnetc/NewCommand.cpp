@@ -8,10 +8,7 @@
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/Verifier.h"
 
-#include "llvm/ADT/SmallString.h"
 #include "llvm/ADT/StringExtras.h"
-#include "llvm/Support/FileSystem.h"
-#include "llvm/Support/Path.h"
 #include "llvm/Support/raw_ostream.h"
 
 using namespace llvm;
@@ -64,17 +61,8 @@ int resnetc::runNew(int argc, char **argv) {
     return reportError("internal error: the built module does not verify");
 
   // Both outputs or neither: check that both can be written first.
-  for (const std::string &path : {std::string(output), std::string(weightsOut)}) {
-    if (path.empty() || path == "-")
-      continue;
-    SmallString<256> dir(path);
-    sys::path::remove_filename(dir);
-    if (dir.empty())
-      dir = ".";
-    if (sys::fs::access(dir, sys::fs::AccessMode::Write))
-      return reportError("cannot write '" + path + "': its directory '" + dir +
-                         "' does not exist or is not writable");
-  }
+  if (!checkWritable({output, weightsOut}))
+    return 1;
   if (!weightsOut.empty())
     if (Error error = writeInitialWeights(**module, seed, weightsOut))
       return reportError(std::move(error));

@@ -9,7 +9,10 @@
 #include "mlir/Parser/Parser.h"
 #include "mlir/Support/FileUtilities.h"
 
+#include "llvm/ADT/SmallString.h"
 #include "llvm/ADT/StringRef.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/WithColor.h"
 #include "llvm/Support/raw_ostream.h"
@@ -109,6 +112,23 @@ bool resnetc::loadModelFile(const std::string &path,
   if (!model.module) {
     reportError("cannot parse '" + path + "'");
     return false;
+  }
+  return true;
+}
+
+bool resnetc::checkWritable(std::initializer_list<std::string> paths) {
+  for (const std::string &path : paths) {
+    if (path.empty() || path == "-")
+      continue;
+    llvm::SmallString<256> dir(path);
+    llvm::sys::path::remove_filename(dir);
+    if (dir.empty())
+      dir = ".";
+    if (llvm::sys::fs::access(dir, llvm::sys::fs::AccessMode::Write)) {
+      reportError("cannot write '" + path + "': its directory '" + dir +
+                  "' does not exist or is not writable");
+      return false;
+    }
   }
   return true;
 }
