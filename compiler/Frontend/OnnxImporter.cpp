@@ -129,6 +129,18 @@ private:
   llvm::Error importReshape();
   llvm::Error importGemm();
   llvm::Error importMatMul();
+  /// An op of one tensor operand and no attributes (Relu, GlobalAveragePool).
+  template <typename OpTy> llvm::Error importUnary() {
+    if (auto error = checkAttributes({}))
+      return error;
+    auto input = tensorInput(0);
+    if (!input)
+      return input.takeError();
+    auto result = create<OpTy>(ValueRange{*input});
+    if (!result)
+      return result.takeError();
+    return define(*result);
+  }
 
   MLIRContext &context;
   OpBuilder b;
@@ -848,32 +860,14 @@ llvm::Error Importer::importNode(const onnx::NodeProto &current, int index) {
     return importConv();
   if (type == "BatchNormalization")
     return importBatchNorm();
-  if (type == "Relu") {
-    if (auto error = checkAttributes({}))
-      return error;
-    auto input = tensorInput(0);
-    if (!input)
-      return input.takeError();
-    auto result = create<ReluOp>(ValueRange{*input});
-    if (!result)
-      return result.takeError();
-    return define(*result);
-  }
+  if (type == "Relu")
+    return importUnary<ReluOp>();
   if (type == "Add")
     return importAdd();
   if (type == "MaxPool" || type == "AveragePool")
     return importPool(type == "MaxPool");
-  if (type == "GlobalAveragePool") {
-    if (auto error = checkAttributes({}))
-      return error;
-    auto input = tensorInput(0);
-    if (!input)
-      return input.takeError();
-    auto result = create<GlobalAvgPoolOp>(ValueRange{*input});
-    if (!result)
-      return result.takeError();
-    return define(*result);
-  }
+  if (type == "GlobalAveragePool")
+    return importUnary<GlobalAvgPoolOp>();
   if (type == "Flatten")
     return importFlatten();
   if (type == "Reshape")
