@@ -29,6 +29,38 @@ const char *kernelKindName(KernelKind kind) {
     return "relu";
   case KernelKind::BatchNorm:
     return "batch_norm";
+  case KernelKind::BatchNormTrain:
+    return "batch_norm_train";
+  case KernelKind::BatchNormGrad:
+    return "batch_norm_grad";
+  case KernelKind::RunningStats:
+    return "running_stats_update";
+  case KernelKind::ConvGradInput:
+    return "conv2d_grad_input";
+  case KernelKind::ConvGradWeight:
+    return "conv2d_grad_weight";
+  case KernelKind::ReluGrad:
+    return "relu_grad";
+  case KernelKind::MaxPoolGrad:
+    return "max_pool2d_grad";
+  case KernelKind::AvgPoolGrad:
+    return "avg_pool2d_grad";
+  case KernelKind::GlobalAvgPoolGrad:
+    return "global_avg_pool_grad";
+  case KernelKind::LinearGradInput:
+    return "linear_grad_input";
+  case KernelKind::LinearGradWeight:
+    return "linear_grad_weight";
+  case KernelKind::BiasGrad:
+    return "bias_grad";
+  case KernelKind::CrossEntropy:
+    return "softmax_cross_entropy";
+  case KernelKind::CrossEntropyGrad:
+    return "softmax_cross_entropy_grad";
+  case KernelKind::PadGrad:
+    return "pad_grad";
+  case KernelKind::SgdUpdate:
+    return "sgd_update";
   }
   return "unknown";
 }
@@ -68,7 +100,9 @@ std::string KernelSpec::key() const {
   print(os, dilation);
   os << " g" << groups << " r" << relu << " b" << hasBias << " res"
      << hasResidual << " ceil" << ceilMode << " cip" << countIncludePad
-     << " axis" << axis << " eps" << epsilon << " low";
+     << " axis" << axis << " eps" << epsilon << " train" << training
+     << " mom" << momentum << " wd" << weightDecay << " nest" << nesterov
+     << " count" << count << " low";
   print(os, low);
   os << " high";
   print(os, high);

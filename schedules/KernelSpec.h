@@ -28,6 +28,34 @@ enum class KernelKind {
   Add,           ///< elementwise sum
   Relu,          ///< max(x, 0)
   BatchNorm,     ///< inference batch norm not folded into a convolution
+
+  // Training (resnet-autodiff). Operands and results in the op's order;
+  // `relu` on a gradient kernel means it takes one more input, `mask`, last:
+  // the output of a forward ReLU, whose gradient (mask > 0) it applies.
+  BatchNormTrain,    ///< [x, gamma, beta] -> [y, batch_mean, batch_var
+                     ///< (biased)]; epsilon
+  BatchNormGrad,     ///< [dy, x, gamma, mean, var, mask?] -> [dx, dgamma,
+                     ///< dbeta]; `training`: batch statistics (mean, var are
+                     ///< the batch's) or running ones; relu masks dy
+  RunningStats,      ///< [running_mean, running_var, batch_mean, batch_var]
+                     ///< -> [new_mean, new_var]; momentum, count (elements
+                     ///< per channel: unbiased var = var * count/(count-1))
+  ConvGradInput,     ///< [dy, weight, mask?] -> [dx]; conv attributes;
+                     ///< relu masks dx
+  ConvGradWeight,    ///< [x, dy] -> [dweight]; conv attributes
+  ReluGrad,          ///< [dy, y] -> [y > 0 ? dy : 0]
+  MaxPoolGrad,       ///< [dy, x] -> [dx]; to each window's first maximum
+  AvgPoolGrad,       ///< [dy] -> [dx] (shape outputs[0]); pool attributes
+  GlobalAvgPoolGrad, ///< [dy Nx Cx1x1] -> [dx NxCxHxW]
+  LinearGradInput,   ///< [dy NxM, weight MxK] -> [dx NxK]
+  LinearGradWeight,  ///< [dy NxM, x NxK] -> [dweight MxK]
+  BiasGrad,          ///< [dy] -> [sum over every dimension but 1]
+  CrossEntropy,      ///< [logits NxC, labels N (int32)] -> [loss, rank 0]
+  CrossEntropyGrad,  ///< [logits, labels] -> [(softmax - onehot) / N]
+  PadGrad,           ///< [dy] -> [dx]: dy without pad's low/high borders
+  SgdUpdate,         ///< [param, grad, momentum_buffer, lr (rank 0)] ->
+                     ///< [new_param, new_buffer] (may alias the inputs);
+                     ///< torch.optim.SGD: momentum, weightDecay, nesterov
 };
 
 const char *kernelKindName(KernelKind kind);
@@ -53,6 +81,11 @@ struct KernelSpec {
   bool countIncludePad = true;
 
   int64_t axis = 1;     ///< softmax
+  bool training = false; ///< batch norm gradient with batch statistics
+  double momentum = 0;   ///< running statistics, SGD
+  double weightDecay = 0; ///< SGD
+  bool nesterov = false;  ///< SGD
+  int64_t count = 0;      ///< running statistics
   double epsilon = 1e-5; ///< batch norm
   std::vector<int64_t> low, high; ///< pad
 
