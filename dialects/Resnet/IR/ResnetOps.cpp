@@ -70,8 +70,9 @@ public:
                   list(values));
     for (int64_t v : values)
       if (v < minimum)
-        return fail(what, minimum == 0 ? " must be non-negative, got "
-                                       : " must be positive, got ",
+        return fail(what,
+                    minimum == 0 ? " must be non-negative, got "
+                                 : " must be positive, got ",
                     list(values));
     return success();
   }
@@ -174,10 +175,9 @@ inferConvolution(const ShapeErrors &errors, MLIRContext *context,
   int64_t outChannels = weight->getDimSize(0);
   int64_t perGroup = weight->getDimSize(1);
   if (perGroup * groups != channels)
-    return errors.fail("input has ", channels,
-                       " channels but the weight expects ", perGroup,
-                       " per group x ", groups, " groups = ",
-                       perGroup * groups);
+    return errors.fail(
+        "input has ", channels, " channels but the weight expects ", perGroup,
+        " per group x ", groups, " groups = ", perGroup * groups);
   if (outChannels % groups != 0)
     return errors.fail("output channels (", outChannels,
                        ") must be divisible by groups (", groups, ")");
@@ -235,12 +235,13 @@ LogicalResult FusedConv2dOp::inferReturnTypes(MLIRContext *context,
   return success();
 }
 
-LogicalResult FoldBatchNormOp::inferReturnTypes(
-    MLIRContext *context, std::optional<Location> loc, Adaptor adaptor,
-    SmallVectorImpl<Type> &results) {
+LogicalResult
+FoldBatchNormOp::inferReturnTypes(MLIRContext *context,
+                                  std::optional<Location> loc, Adaptor adaptor,
+                                  SmallVectorImpl<Type> &results) {
   ShapeErrors errors(loc, "fold_batch_norm");
-  auto weight = errors.tensor(adaptor.getWeight(), "weight", 4,
-                              "Ox(C/groups)xKHxKW");
+  auto weight =
+      errors.tensor(adaptor.getWeight(), "weight", 4, "Ox(C/groups)xKHxKW");
   if (failed(weight))
     return failure();
   int64_t outChannels = weight->getDimSize(0);
@@ -284,22 +285,23 @@ LogicalResult BatchNormOp::inferReturnTypes(MLIRContext *context,
                                             Adaptor adaptor,
                                             SmallVectorImpl<Type> &results) {
   ShapeErrors errors(loc, "batch_norm");
-  auto type = verifyBatchNormOperands(
-      errors, adaptor.getInput(),
-      {{adaptor.getWeight(), "weight"},
-       {adaptor.getBias(), "bias"},
-       {adaptor.getRunningMean(), "running_mean"},
-       {adaptor.getRunningVar(), "running_var"}},
-      adaptor.getEpsilon().convertToDouble());
+  auto type =
+      verifyBatchNormOperands(errors, adaptor.getInput(),
+                              {{adaptor.getWeight(), "weight"},
+                               {adaptor.getBias(), "bias"},
+                               {adaptor.getRunningMean(), "running_mean"},
+                               {adaptor.getRunningVar(), "running_var"}},
+                              adaptor.getEpsilon().convertToDouble());
   if (failed(type))
     return failure();
   results.push_back(*type);
   return success();
 }
 
-LogicalResult BatchNormTrainOp::inferReturnTypes(
-    MLIRContext *context, std::optional<Location> loc, Adaptor adaptor,
-    SmallVectorImpl<Type> &results) {
+LogicalResult
+BatchNormTrainOp::inferReturnTypes(MLIRContext *context,
+                                   std::optional<Location> loc, Adaptor adaptor,
+                                   SmallVectorImpl<Type> &results) {
   ShapeErrors errors(loc, "batch_norm_train");
   auto type = verifyBatchNormOperands(
       errors, adaptor.getInput(),
@@ -417,13 +419,13 @@ static LogicalResult inferPool(const ShapeErrors &errors, MLIRContext *context,
                          " must be at most half the effective kernel (",
                          effective, ") on each side");
   }
-  auto hw = windowOutput(errors, *input, kernel, stride, padding, dilation,
-                         ceilMode);
+  auto hw =
+      windowOutput(errors, *input, kernel, stride, padding, dilation, ceilMode);
   if (failed(hw))
     return failure();
-  results.push_back(f32Tensor({input->getDimSize(0), input->getDimSize(1),
-                               hw->first, hw->second},
-                              context));
+  results.push_back(f32Tensor(
+      {input->getDimSize(0), input->getDimSize(1), hw->first, hw->second},
+      context));
   return success();
 }
 
@@ -431,31 +433,32 @@ LogicalResult MaxPool2dOp::inferReturnTypes(MLIRContext *context,
                                             std::optional<Location> loc,
                                             Adaptor adaptor,
                                             SmallVectorImpl<Type> &results) {
-  return inferPool(ShapeErrors(loc, "max_pool2d"), context,
-                   adaptor.getInput(), adaptor.getKernelAttr(),
-                   adaptor.getStrideAttr(), adaptor.getPadding(),
-                   adaptor.getDilation(), adaptor.getCeilMode(), results);
+  return inferPool(ShapeErrors(loc, "max_pool2d"), context, adaptor.getInput(),
+                   adaptor.getKernelAttr(), adaptor.getStrideAttr(),
+                   adaptor.getPadding(), adaptor.getDilation(),
+                   adaptor.getCeilMode(), results);
 }
 
 LogicalResult AvgPool2dOp::inferReturnTypes(MLIRContext *context,
                                             std::optional<Location> loc,
                                             Adaptor adaptor,
                                             SmallVectorImpl<Type> &results) {
-  return inferPool(ShapeErrors(loc, "avg_pool2d"), context,
-                   adaptor.getInput(), adaptor.getKernelAttr(),
-                   adaptor.getStrideAttr(), adaptor.getPadding(), {1, 1},
-                   adaptor.getCeilMode(), results);
+  return inferPool(ShapeErrors(loc, "avg_pool2d"), context, adaptor.getInput(),
+                   adaptor.getKernelAttr(), adaptor.getStrideAttr(),
+                   adaptor.getPadding(), {1, 1}, adaptor.getCeilMode(),
+                   results);
 }
 
-LogicalResult GlobalAvgPoolOp::inferReturnTypes(
-    MLIRContext *context, std::optional<Location> loc, Adaptor adaptor,
-    SmallVectorImpl<Type> &results) {
+LogicalResult
+GlobalAvgPoolOp::inferReturnTypes(MLIRContext *context,
+                                  std::optional<Location> loc, Adaptor adaptor,
+                                  SmallVectorImpl<Type> &results) {
   auto input = ShapeErrors(loc, "global_avg_pool")
                    .tensor(adaptor.getInput(), "input", 4, "NxCxHxW");
   if (failed(input))
     return failure();
-  results.push_back(f32Tensor(
-      {input->getDimSize(0), input->getDimSize(1), 1, 1}, context));
+  results.push_back(
+      f32Tensor({input->getDimSize(0), input->getDimSize(1), 1, 1}, context));
   return success();
 }
 
@@ -522,9 +525,213 @@ LogicalResult SoftmaxCrossEntropyOp::inferReturnTypes(
                        adaptor.getLabels().getType());
   if (labels.getDimSize(0) != logits->getDimSize(0))
     return errors.fail("labels must have one entry per batch row (",
-                       logits->getDimSize(0), "), got ",
-                       labels.getDimSize(0));
+                       logits->getDimSize(0), "), got ", labels.getDimSize(0));
   results.push_back(f32Tensor({}, context));
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Training ops: their result types are given; each verifier re-derives the
+// forward op's shape rule and checks that the gradient fits it.
+//===----------------------------------------------------------------------===//
+
+static ArrayRef<int64_t> shapeOf(Value value) {
+  return cast<RankedTensorType>(value.getType()).getShape();
+}
+
+/// `a` and `b` have one shape, or an error naming both.
+static LogicalResult sameShape(Operation *op, Value a, StringRef aName, Value b,
+                               StringRef bName) {
+  if (shapeOf(a) == shapeOf(b))
+    return success();
+  return op->emitOpError() << aName << " must have the shape of " << bName
+                           << " " << list(shapeOf(b)) << ", got "
+                           << list(shapeOf(a));
+}
+
+/// The forward result type (one) a shape rule infers must be `expected`'s.
+static LogicalResult forwardMatches(Operation *op, FailureOr<Type> inferred,
+                                    Value expected, StringRef what) {
+  if (failed(inferred))
+    return failure();
+  auto type = cast<RankedTensorType>(*inferred);
+  if (type.getShape() == shapeOf(expected))
+    return success();
+  return op->emitOpError() << what << " must have the forward result's shape "
+                           << list(type.getShape()) << ", got "
+                           << list(shapeOf(expected));
+}
+
+LogicalResult BatchNormGradOp::verify() {
+  ShapeErrors errors(getLoc(), "batch_norm_grad");
+  for (Value stat : {getWeight(), getMean(), getVar()})
+    if (failed(channelVector(errors, stat, "weight, mean and var",
+                             shapeOf(getInput())[1])))
+      return failure();
+  if (failed(sameShape(*this, getDy(), "dy", getInput(), "the input")) ||
+      failed(
+          sameShape(*this, getDinput(), "dinput", getInput(), "the input")) ||
+      failed(sameShape(*this, getDweight(), "dweight", getWeight(),
+                       "the weight")) ||
+      failed(sameShape(*this, getDbias(), "dbias", getWeight(), "the weight")))
+    return failure();
+  if (getMask() &&
+      failed(sameShape(*this, getMask(), "mask", getInput(), "the input")))
+    return failure();
+  return success();
+}
+
+LogicalResult RunningStatsUpdateOp::verify() {
+  for (Value v : {getRunningVar(), getBatchMean(), getBatchVar(), getNewMean(),
+                  getNewVar()})
+    if (failed(sameShape(*this, v, "every statistic", getRunningMean(),
+                         "running_mean")))
+      return failure();
+  if (getCount() < 2)
+    return emitOpError("count must be at least 2 (the unbiased variance "
+                       "divides by count - 1), got ")
+           << getCount();
+  return success();
+}
+
+static FailureOr<Type> forwardConv(Operation *op, Value input, Value weight,
+                                   ArrayRef<int64_t> stride,
+                                   ArrayRef<int64_t> padding,
+                                   ArrayRef<int64_t> dilation, int64_t groups) {
+  ShapeErrors errors(op->getLoc(), op->getName().stripDialect());
+  return inferConvolution(errors, op->getContext(), input, weight, Value(),
+                          stride, padding, dilation, groups);
+}
+
+LogicalResult Conv2dGradInputOp::verify() {
+  if (getMask() &&
+      failed(sameShape(*this, getMask(), "mask", getDinput(), "dinput")))
+    return failure();
+  return forwardMatches(*this,
+                        forwardConv(*this, getDinput(), getWeight(),
+                                    getStride(), getPadding(), getDilation(),
+                                    getGroups()),
+                        getDy(), "dy");
+}
+
+LogicalResult Conv2dGradWeightOp::verify() {
+  return forwardMatches(*this,
+                        forwardConv(*this, getInput(), getDweight(),
+                                    getStride(), getPadding(), getDilation(),
+                                    getGroups()),
+                        getDy(), "dy");
+}
+
+LogicalResult ReluGradOp::verify() {
+  if (failed(sameShape(*this, getOutput(), "output", getDy(), "dy")))
+    return failure();
+  return sameShape(*this, getDinput(), "dinput", getDy(), "dy");
+}
+
+LogicalResult MaxPool2dGradOp::verify() {
+  if (failed(sameShape(*this, getDinput(), "dinput", getInput(), "the input")))
+    return failure();
+  SmallVector<Type> results;
+  if (failed(inferPool(ShapeErrors(getLoc(), "max_pool2d_grad"), getContext(),
+                       getInput(), getKernelAttr(), getStrideAttr(),
+                       getPadding(), getDilation(), getCeilMode(), results)))
+    return failure();
+  return forwardMatches(*this, results.front(), getDy(), "dy");
+}
+
+LogicalResult AvgPool2dGradOp::verify() {
+  SmallVector<Type> results;
+  if (failed(inferPool(ShapeErrors(getLoc(), "avg_pool2d_grad"), getContext(),
+                       getDinput(), getKernelAttr(), getStrideAttr(),
+                       getPadding(), {1, 1}, getCeilMode(), results)))
+    return failure();
+  return forwardMatches(*this, results.front(), getDy(), "dy");
+}
+
+LogicalResult GlobalAvgPoolGradOp::verify() {
+  ArrayRef<int64_t> dy = shapeOf(getDy()), dx = shapeOf(getDinput());
+  if (dy.size() != 4 || dx.size() != 4 || dy[0] != dx[0] || dy[1] != dx[1] ||
+      dy[2] != 1 || dy[3] != 1)
+    return emitOpError("dy must be NxCx1x1 and dinput NxCxHxW, got ")
+           << list(dy) << " and " << list(dx);
+  return success();
+}
+
+LogicalResult LinearGradInputOp::verify() {
+  ArrayRef<int64_t> dy = shapeOf(getDy()), w = shapeOf(getWeight()),
+                    dx = shapeOf(getDinput());
+  if (dy.size() != 2 || w.size() != 2 || dx.size() != 2 || dy[1] != w[0] ||
+      dx[0] != dy[0] || dx[1] != w[1])
+    return emitOpError("expects dy NxM, weight MxK and dinput NxK, got ")
+           << list(dy) << ", " << list(w) << " and " << list(dx);
+  return success();
+}
+
+LogicalResult LinearGradWeightOp::verify() {
+  ArrayRef<int64_t> dy = shapeOf(getDy()), x = shapeOf(getInput()),
+                    dw = shapeOf(getDweight());
+  if (dy.size() != 2 || x.size() != 2 || dw.size() != 2 || dy[0] != x[0] ||
+      dw[0] != dy[1] || dw[1] != x[1])
+    return emitOpError("expects dy NxM, input NxK and dweight MxK, got ")
+           << list(dy) << ", " << list(x) << " and " << list(dw);
+  return success();
+}
+
+LogicalResult BiasGradOp::verify() {
+  ArrayRef<int64_t> dy = shapeOf(getDy()), db = shapeOf(getDbias());
+  if (dy.size() < 2 || db.size() != 1 || db[0] != dy[1])
+    return emitOpError("expects dy of rank 2 or more and dbias of its "
+                       "dimension 1, got ")
+           << list(dy) << " and " << list(db);
+  return success();
+}
+
+LogicalResult SoftmaxCrossEntropyGradOp::verify() {
+  SmallVector<Type> loss;
+  if (failed(SoftmaxCrossEntropyOp::inferReturnTypes(
+          getContext(), getLoc(), SoftmaxCrossEntropyOp::Adaptor(getOperands()),
+          loss)))
+    return failure();
+  return sameShape(*this, getDlogits(), "dlogits", getLogits(), "the logits");
+}
+
+LogicalResult PadGradOp::verify() {
+  ArrayRef<int64_t> dy = shapeOf(getDy()), dx = shapeOf(getDinput());
+  if (getLow().size() != dy.size() || getHigh().size() != dy.size() ||
+      dx.size() != dy.size())
+    return emitOpError("low, high and dinput must match dy's rank ")
+           << dy.size();
+  for (size_t i = 0; i < dy.size(); ++i)
+    if (getLow()[i] < 0 || getHigh()[i] < 0 ||
+        dx[i] + getLow()[i] + getHigh()[i] != dy[i])
+      return emitOpError("dinput ")
+             << list(dx) << " padded by low " << list(getLow()) << " and high "
+             << list(getHigh()) << " must give dy " << list(dy);
+  return success();
+}
+
+LogicalResult ReshapeOp::verify() {
+  auto in = cast<RankedTensorType>(getInput().getType());
+  auto out = cast<RankedTensorType>(getOutput().getType());
+  if (in.getNumElements() != out.getNumElements())
+    return emitOpError("cannot reshape ")
+           << in.getNumElements() << " elements to " << list(out.getShape());
+  return success();
+}
+
+LogicalResult SgdUpdateOp::verify() {
+  for (Value v :
+       {getGrad(), getMomentumBuffer(), getNewParam(), getNewMomentumBuffer()})
+    if (failed(sameShape(*this, v, "grad, buffers and results", getParam(),
+                         "the parameter")))
+      return failure();
+  if (cast<RankedTensorType>(getLr().getType()).getRank() != 0)
+    return emitOpError("lr must be a 0-D tensor");
+  if (getMomentum().convertToDouble() < 0 ||
+      getWeightDecay().convertToDouble() < 0)
+    return emitOpError("momentum and weight_decay must be non-negative");
+  if (getNesterov() && getMomentum().convertToDouble() <= 0)
+    return emitOpError("nesterov needs a positive momentum (as PyTorch)");
   return success();
 }
 

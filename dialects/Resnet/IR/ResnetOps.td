@@ -83,8 +83,16 @@ def Resnet_ParamOp : Resnet_Op<"param", [Pure]> {
     With `prepared`, the value is not read from the weights file but
     produced once by `@init`, which returns it under that name (see
     `resnet-hoist-weight-prep`).
+
+    With `updated`, a training step changes the value (a trained parameter,
+    a running statistic): the function returns the new value under the
+    same name (result attribute `resnet.name`), and nothing computed from
+    it may move into `@init`. With `optimizer_state` as well, the value is
+    not in the weights file at all (SGD's momentum buffer): it starts at
+    zero and is never saved.
   }];
-  let arguments = (ins StrAttr:$name, UnitAttr:$prepared);
+  let arguments = (ins StrAttr:$name, UnitAttr:$prepared, UnitAttr:$updated,
+                   UnitAttr:$optimizer_state);
   let results = (outs Resnet_Tensor:$result);
   let assemblyFormat = "$name attr-dict `:` type($result)";
   let hasVerifier = 1;
@@ -321,6 +329,166 @@ def Resnet_FusedConv2dOp : Resnet_AttrShapeOp<"fused_conv2d",
     $input `,` $weight (`bias` $bias^)? (`residual` $residual^)? attr-dict
     `:` type(operands)
   }];
+}
+
+//===----------------------------------------------------------------------===//
+// Training: the ops resnet-autodiff builds the backward graph and the
+// optimizer update from. Their result types are spelled out (several are
+// not determined by the operands, e.g. the input size of a strided
+// convolution's gradient); each verifier checks what they must satisfy.
+//===----------------------------------------------------------------------===//
+
+class Resnet_GradOp<string mnemonic, list<Trait> traits = []>
+    : Resnet_Op<mnemonic, !listconcat([Pure], traits)> {
+  let hasVerifier = 1;
+  let assemblyFormat = [{
+    operands attr-dict `:` functional-type(operands, results)
+  }];
+}
+
+def Resnet_BatchNormGradOp : Resnet_GradOp<"batch_norm_grad"> {
+  let summary = "gradients of a batch norm: input, weight (gamma), bias";
+  let description = [{
+    With `training`, `mean` and `var` are the batch's statistics (from
+    `batch_norm_train`, biased variance), and the input gradient includes
+    their dependence on the input; otherwise they are the running
+    statistics of an inference batch norm. With `mask` (the output of the
+    ReLU that follows the batch norm), `dy` counts only where mask > 0.
+  }];
+  let arguments = (ins Resnet_Tensor:$dy, Resnet_Tensor:$input,
+                   Resnet_Tensor:$weight, Resnet_Tensor:$mean,
+                   Resnet_Tensor:$var, Optional<Resnet_Tensor>:$mask,
+                   DefaultValuedAttr<F64Attr, "1e-5">:$epsilon,
+                   UnitAttr:$training);
+  let results = (outs Resnet_Tensor:$dinput, Resnet_Tensor:$dweight,
+                 Resnet_Tensor:$dbias);
+}
+
+def Resnet_RunningStatsUpdateOp : Resnet_GradOp<"running_stats_update"> {
+  let summary = "PyTorch's update of a batch norm's running statistics";
+  let description = [{
+    `mean' = (1 - momentum) * mean + momentum * batch_mean` and
+    `var' = (1 - momentum) * var + momentum * batch_var * count / (count - 1)`
+    (the unbiased batch variance; `count` elements per channel).
+  }];
+  let arguments = (ins Resnet_Tensor:$running_mean, Resnet_Tensor:$running_var,
+                   Resnet_Tensor:$batch_mean, Resnet_Tensor:$batch_var,
+                   F64Attr:$momentum, I64Attr:$count);
+  let results = (outs Resnet_Tensor:$new_mean, Resnet_Tensor:$new_var);
+}
+
+def Resnet_Conv2dGradInputOp : Resnet_GradOp<"conv2d_grad_input"> {
+  let summary = "gradient of a convolution with respect to its input";
+  let description = [{
+    The transposed convolution of `dy` with the forward `weight`, to the
+    forward input's shape (the result type). Attributes as `conv2d`. With
+    `mask` (the forward input, when a ReLU produced it), the gradient is
+    zero where mask <= 0: the ReLU's gradient, fused.
+  }];
+  let arguments = (ins Resnet_Tensor:$dy, Resnet_Tensor:$weight,
+                   Optional<Resnet_Tensor>:$mask,
+                   Resnet_PairAttr:$stride, Resnet_PaddingAttr:$padding,
+                   Resnet_PairAttr:$dilation,
+                   DefaultValuedAttr<I64Attr, "1">:$groups);
+  let results = (outs Resnet_Tensor:$dinput);
+}
+
+def Resnet_Conv2dGradWeightOp : Resnet_GradOp<"conv2d_grad_weight"> {
+  let summary = "gradient of a convolution with respect to its weight";
+  let arguments = (ins Resnet_Tensor:$input, Resnet_Tensor:$dy,
+                   Resnet_PairAttr:$stride, Resnet_PaddingAttr:$padding,
+                   Resnet_PairAttr:$dilation,
+                   DefaultValuedAttr<I64Attr, "1">:$groups);
+  let results = (outs Resnet_Tensor:$dweight);
+}
+
+def Resnet_ReluGradOp : Resnet_GradOp<"relu_grad"> {
+  let summary = "dy where the ReLU's output y is positive, else 0";
+  let arguments = (ins Resnet_Tensor:$dy, Resnet_Tensor:$output);
+  let results = (outs Resnet_Tensor:$dinput);
+}
+
+def Resnet_MaxPool2dGradOp : Resnet_GradOp<"max_pool2d_grad"> {
+  let summary = "gradient of max pooling, to each window's first maximum";
+  let description = [{
+    As PyTorch: each output's gradient goes to the first in-bounds element
+    of its window (rows, then columns) that holds the window's maximum.
+  }];
+  let arguments = (ins Resnet_Tensor:$dy, Resnet_Tensor:$input,
+                   DenseI64ArrayAttr:$kernel, DenseI64ArrayAttr:$stride,
+                   Resnet_PaddingAttr:$padding, Resnet_PairAttr:$dilation,
+                   DefaultValuedAttr<BoolAttr, "false">:$ceil_mode);
+  let results = (outs Resnet_Tensor:$dinput);
+}
+
+def Resnet_AvgPool2dGradOp : Resnet_GradOp<"avg_pool2d_grad"> {
+  let summary = "gradient of average pooling (to the result type's shape)";
+  let arguments = (ins Resnet_Tensor:$dy, DenseI64ArrayAttr:$kernel,
+                   DenseI64ArrayAttr:$stride, Resnet_PaddingAttr:$padding,
+                   DefaultValuedAttr<BoolAttr, "false">:$ceil_mode,
+                   DefaultValuedAttr<BoolAttr, "true">:$count_include_pad);
+  let results = (outs Resnet_Tensor:$dinput);
+}
+
+def Resnet_GlobalAvgPoolGradOp : Resnet_GradOp<"global_avg_pool_grad"> {
+  let summary = "spreads NxCx1x1 gradients evenly over NxCxHxW";
+  let arguments = (ins Resnet_Tensor:$dy);
+  let results = (outs Resnet_Tensor:$dinput);
+}
+
+def Resnet_LinearGradInputOp : Resnet_GradOp<"linear_grad_input"> {
+  let summary = "dx = dy * weight (NxM times MxK)";
+  let arguments = (ins Resnet_Tensor:$dy, Resnet_Tensor:$weight);
+  let results = (outs Resnet_Tensor:$dinput);
+}
+
+def Resnet_LinearGradWeightOp : Resnet_GradOp<"linear_grad_weight"> {
+  let summary = "dW = dy^T * x (MxN times NxK)";
+  let arguments = (ins Resnet_Tensor:$dy, Resnet_Tensor:$input);
+  let results = (outs Resnet_Tensor:$dweight);
+}
+
+def Resnet_BiasGradOp : Resnet_GradOp<"bias_grad"> {
+  let summary = "sum of dy over every dimension but 1 (a bias's gradient)";
+  let arguments = (ins Resnet_Tensor:$dy);
+  let results = (outs Resnet_Tensor:$dbias);
+}
+
+def Resnet_SoftmaxCrossEntropyGradOp
+    : Resnet_GradOp<"softmax_cross_entropy_grad"> {
+  let summary = "(softmax(logits) - onehot(labels)) / N";
+  let arguments = (ins Resnet_Tensor:$logits, Resnet_LabelTensor:$labels);
+  let results = (outs Resnet_Tensor:$dlogits);
+}
+
+def Resnet_PadGradOp : Resnet_GradOp<"pad_grad"> {
+  let summary = "the part of dy that pad's input became (drops the borders)";
+  let arguments = (ins Resnet_Tensor:$dy, DenseI64ArrayAttr:$low,
+                   DenseI64ArrayAttr:$high);
+  let results = (outs Resnet_Tensor:$dinput);
+}
+
+def Resnet_ReshapeOp : Resnet_GradOp<"reshape"> {
+  let summary = "the same elements in another static shape (row-major)";
+  let arguments = (ins Resnet_Tensor:$input);
+  let results = (outs Resnet_Tensor:$output);
+}
+
+def Resnet_SgdUpdateOp : Resnet_GradOp<"sgd_update"> {
+  let summary = "one step of torch.optim.SGD (dampening 0) on a parameter";
+  let description = [{
+    `d = grad + weight_decay * param`; `buf' = momentum * buf + d`;
+    `d = nesterov ? d + momentum * buf' : buf'`; `param' = param - lr * d`.
+    `lr` is a 0-D tensor (the step's learning rate); the momentum buffer
+    starts at zero, which makes the first step PyTorch's `buf = d`.
+  }];
+  let arguments = (ins Resnet_Tensor:$param, Resnet_Tensor:$grad,
+                   Resnet_Tensor:$momentum_buffer, Resnet_Tensor:$lr,
+                   DefaultValuedAttr<F64Attr, "0.0">:$momentum,
+                   DefaultValuedAttr<F64Attr, "0.0">:$weight_decay,
+                   UnitAttr:$nesterov);
+  let results = (outs Resnet_Tensor:$new_param,
+                 Resnet_Tensor:$new_momentum_buffer);
 }
 
 #endif // RESNET_OPS

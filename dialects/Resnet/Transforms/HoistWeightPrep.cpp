@@ -33,10 +33,11 @@ namespace {
 constexpr StringLiteral kInitName = "init";
 constexpr StringLiteral kNameAttr = "resnet.name";
 
-/// A raw parameter read from the weights file (not a prepared value).
+/// A raw parameter read from the weights file (not a prepared value, and
+/// not one that a training step changes).
 bool isWeight(Value value) {
   auto param = value.getDefiningOp<ParamOp>();
-  return param && !param.getPrepared();
+  return param && !param.getPrepared() && !param.getUpdated();
 }
 
 struct HoistWeightPrepPass

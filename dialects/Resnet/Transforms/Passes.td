@@ -72,4 +72,51 @@ def PlanMemory : Pass<"resnet-plan-memory", "mlir::ModuleOp"> {
   ];
 }
 
+def Autodiff : Pass<"resnet-autodiff", "mlir::ModuleOp"> {
+  let summary = "Build @train_step: forward, loss, backward and SGD update";
+  let description = [{
+    From `@forward(images) -> logits`, builds
+
+    ```mlir
+    func.func @train_step(%images, %labels: tensor<Nxi32>, %lr: tensor<f32>)
+        -> (tensor<f32> {resnet.loss}, tensor<...> {resnet.name = "fc.weight"},
+            ...)
+    ```
+
+    which computes the forward pass in training form, the mean softmax
+    cross-entropy of the logits against the labels (torch.nn.
+    CrossEntropyLoss), the gradients of the trainable parameters, and one
+    torch.optim.SGD step on each. Trainable parameters are those whose
+    names match one of the `trainable` globs (all parameters when none is
+    given; running statistics are buffers, never trained); they are read
+    as `resnet.param NAME {updated}` and their new values are returned
+    under their names, with the SGD momentum buffers (`NAME.momentum_buffer`,
+    `{updated, optimizer_state}`). Each update is placed right after the
+    last op that reads the old value, so the runtime can write it in place.
+
+    With `bn=train` every batch norm normalizes with batch statistics and
+    returns its updated running statistics (momentum 0.1, unbiased
+    variance), as `model.train()`; with `bn=frozen` they keep running
+    statistics, as `eval()`-mode batch norms.
+
+    Gradients are built only where they reach a trainable parameter: a
+    frozen prefix of the network gets no backward ops at all. A ReLU's
+    gradient is folded into the batch-norm gradient before it and into
+    the input gradient of a convolution it feeds, where that is the only
+    use.
+  }];
+  let options = [
+    ListOption<"trainable", "trainable", "std::string",
+               "Globs of trainable parameter names (default: all)">,
+    Option<"bnMode", "bn", "std::string", /*default=*/"\"train\"",
+           "train (batch statistics) or frozen (running statistics)">,
+    Option<"momentum", "momentum", "double", /*default=*/"0.0",
+           "SGD momentum">,
+    Option<"weightDecay", "weight-decay", "double", /*default=*/"0.0",
+           "SGD weight decay (L2, added to the gradient)">,
+    Option<"nesterov", "nesterov", "bool", /*default=*/"false",
+           "Nesterov momentum">,
+  ];
+}
+
 #endif // RESNET_TRANSFORMS_PASSES

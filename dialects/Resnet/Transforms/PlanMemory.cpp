@@ -149,12 +149,22 @@ struct PlanMemoryPass : resnet::impl::PlanMemoryBase<PlanMemoryPass> {
     for (auto [index, op] : llvm::enumerate(block))
       indexOf[&op] = index;
 
+    // A training step writes the new value of a parameter (returned under
+    // its name) into the parameter's own storage, not into the arena.
+    llvm::DenseSet<Value> updates;
+    Operation *terminator = block.getTerminator();
+    for (auto [i, value] : llvm::enumerate(terminator->getOperands()))
+      if (func.getResultAttr(i, "resnet.name"))
+        updates.insert(value);
+
     SmallVector<Buffer> buffers;
     for (Operation &op : block) {
       if (isa<resnet::ParamOp>(op) || op.hasTrait<OpTrait::IsTerminator>())
         continue;
       int64_t def = indexOf[&op];
       for (OpResult result : op.getResults()) {
+        if (updates.contains(result))
+          continue;
         std::optional<int64_t> bytes = getByteSize(result.getType());
         if (!bytes)
           return op.emitOpError("resnet-plan-memory needs statically shaped "
@@ -172,16 +182,24 @@ struct PlanMemoryPass : resnet::impl::PlanMemoryBase<PlanMemoryPass> {
     placeGreedyBySize(buffers);
 
     int64_t arenaSize = 0;
-    DenseMap<Operation *, SmallVector<int64_t>> offsetsOf;
+    DenseMap<Value, int64_t> offsetOf;
     for (const Buffer &buffer : buffers) {
       arenaSize = std::max(arenaSize, buffer.offset + buffer.size);
-      offsetsOf[buffer.value.getOwner()].push_back(buffer.offset);
+      offsetOf[buffer.value] = buffer.offset;
     }
-    // Buffers were collected op by op, result by result, so each list is
-    // in result order.
-    for (auto &[op, offsets] : offsetsOf)
-      op->setAttr("resnet.arena_offsets",
-                  DenseI64ArrayAttr::get(op->getContext(), offsets));
+    // One offset per result, -1 for an update kept in its parameter.
+    for (Operation &op : block) {
+      if (isa<resnet::ParamOp>(op) || op.hasTrait<OpTrait::IsTerminator>() ||
+          op.getNumResults() == 0)
+        continue;
+      SmallVector<int64_t> offsets;
+      for (OpResult result : op.getResults()) {
+        auto it = offsetOf.find(result);
+        offsets.push_back(it == offsetOf.end() ? -1 : it->second);
+      }
+      op.setAttr("resnet.arena_offsets",
+                 DenseI64ArrayAttr::get(op.getContext(), offsets));
+    }
 
     Builder builder(func.getContext());
     func->setAttr("resnet.arena_size", builder.getI64IntegerAttr(arenaSize));
