@@ -83,6 +83,68 @@ FailureOr<KernelSpec> specFor(Operation *op) {
   } else if (auto bn = dyn_cast<BatchNormOp>(op)) {
     spec.kind = KernelKind::BatchNorm;
     spec.epsilon = bn.getEpsilon().convertToDouble();
+  } else if (auto bn = dyn_cast<BatchNormTrainOp>(op)) {
+    spec.kind = KernelKind::BatchNormTrain;
+    spec.epsilon = bn.getEpsilon().convertToDouble();
+  } else if (auto grad = dyn_cast<BatchNormGradOp>(op)) {
+    spec.kind = KernelKind::BatchNormGrad;
+    spec.epsilon = grad.getEpsilon().convertToDouble();
+    spec.training = grad.getTraining();
+    spec.relu = static_cast<bool>(grad.getMask());
+  } else if (auto stats = dyn_cast<RunningStatsUpdateOp>(op)) {
+    spec.kind = KernelKind::RunningStats;
+    spec.momentum = stats.getMomentum().convertToDouble();
+    spec.count = stats.getCount();
+  } else if (auto grad = dyn_cast<Conv2dGradInputOp>(op)) {
+    spec.kind = KernelKind::ConvGradInput;
+    spec.stride = vec(grad.getStride());
+    spec.padding = vec(grad.getPadding());
+    spec.dilation = vec(grad.getDilation());
+    spec.groups = grad.getGroups();
+    spec.relu = static_cast<bool>(grad.getMask());
+  } else if (auto grad = dyn_cast<Conv2dGradWeightOp>(op)) {
+    spec.kind = KernelKind::ConvGradWeight;
+    spec.stride = vec(grad.getStride());
+    spec.padding = vec(grad.getPadding());
+    spec.dilation = vec(grad.getDilation());
+    spec.groups = grad.getGroups();
+  } else if (isa<ReluGradOp>(op)) {
+    spec.kind = KernelKind::ReluGrad;
+  } else if (auto grad = dyn_cast<MaxPool2dGradOp>(op)) {
+    spec.kind = KernelKind::MaxPoolGrad;
+    spec.window = vec(grad.getKernel());
+    spec.stride = vec(grad.getStride());
+    spec.padding = vec(grad.getPadding());
+    spec.dilation = vec(grad.getDilation());
+    spec.ceilMode = grad.getCeilMode();
+  } else if (auto grad = dyn_cast<AvgPool2dGradOp>(op)) {
+    spec.kind = KernelKind::AvgPoolGrad;
+    spec.window = vec(grad.getKernel());
+    spec.stride = vec(grad.getStride());
+    spec.padding = vec(grad.getPadding());
+    spec.ceilMode = grad.getCeilMode();
+    spec.countIncludePad = grad.getCountIncludePad();
+  } else if (isa<GlobalAvgPoolGradOp>(op)) {
+    spec.kind = KernelKind::GlobalAvgPoolGrad;
+  } else if (isa<LinearGradInputOp>(op)) {
+    spec.kind = KernelKind::LinearGradInput;
+  } else if (isa<LinearGradWeightOp>(op)) {
+    spec.kind = KernelKind::LinearGradWeight;
+  } else if (isa<BiasGradOp>(op)) {
+    spec.kind = KernelKind::BiasGrad;
+  } else if (isa<SoftmaxCrossEntropyOp>(op)) {
+    spec.kind = KernelKind::CrossEntropy;
+  } else if (isa<SoftmaxCrossEntropyGradOp>(op)) {
+    spec.kind = KernelKind::CrossEntropyGrad;
+  } else if (auto grad = dyn_cast<PadGradOp>(op)) {
+    spec.kind = KernelKind::PadGrad;
+    spec.low = vec(grad.getLow());
+    spec.high = vec(grad.getHigh());
+  } else if (auto sgd = dyn_cast<SgdUpdateOp>(op)) {
+    spec.kind = KernelKind::SgdUpdate;
+    spec.momentum = sgd.getMomentum().convertToDouble();
+    spec.weightDecay = sgd.getWeightDecay().convertToDouble();
+    spec.nesterov = sgd.getNesterov();
   } else {
     return failure();
   }
@@ -170,6 +232,85 @@ public:
     return success();
   }
 
+  /// @train_step(images, labels, lr) -> (loss, updates...): its calls
+  /// write each update into the storage of the parameter it replaces.
+  LogicalResult addTrainStep(func::FuncOp step) {
+    auto type = step.getFunctionType();
+    if (type.getNumInputs() != 3 || type.getNumResults() < 1 ||
+        !step.getResultAttr(0, "resnet.loss"))
+      return step.emitError("@train_step must take images, labels and the "
+                            "learning rate and return the loss first");
+    auto arena = step->getAttrOfType<IntegerAttr>("resnet.arena_size");
+    if (!arena)
+      return step.emitError("@train_step has no memory plan "
+                            "(run resnet-plan-memory)");
+    plan.arenaBytes = std::max(plan.arenaBytes, arena.getInt());
+    Block &body = step.getBody().front();
+    plan.trainInputBuffer = addBuffer(PlanBuffer::Input, 0,
+                                      shapeOf(body.getArgument(0)));
+    plan.labelsBuffer = addBuffer(PlanBuffer::Labels, 0,
+                                  shapeOf(body.getArgument(1)));
+    plan.lrBuffer = addBuffer(PlanBuffer::Lr, 0, shapeOf(body.getArgument(2)));
+    for (int i = 0; i < 3; ++i)
+      buffers[body.getArgument(i)] = plan.trainInputBuffer + i;
+    // Updated values, by the parameter they replace.
+    llvm::DenseMap<Value, StringRef> updateOf;
+    auto ret = cast<func::ReturnOp>(body.getTerminator());
+    for (unsigned i = 1; i < ret.getNumOperands(); ++i) {
+      auto name = step.getResultAttrOfType<StringAttr>(i, "resnet.name");
+      if (!name)
+        return step.emitError("@train_step result ")
+               << i << " has no resnet.name";
+      updateOf[ret.getOperand(i)] = name.getValue();
+    }
+    for (Operation &op : body) {
+      if (auto param = dyn_cast<ParamOp>(op)) {
+        if (param.getUpdated())
+          plan.batchStats |= param.getName().ends_with(".running_mean");
+        if (failed(addParam(param)))
+          return failure();
+        continue;
+      }
+      if (&op == ret.getOperation()) {
+        FailureOr<int> loss = bufferOf(ret.getOperand(0), ret);
+        if (failed(loss))
+          return failure();
+        plan.lossBuffer = *loss;
+        continue;
+      }
+      auto offsets = op.getAttrOfType<DenseI64ArrayAttr>("resnet.arena_offsets");
+      if (!offsets || offsets.size() != int64_t(op.getNumResults()))
+        return op.emitError("no arena offsets (run resnet-plan-memory)");
+      for (auto [result, offset] :
+           llvm::zip(op.getResults(), offsets.asArrayRef())) {
+        if (offset >= 0) {
+          buffers[result] =
+              addBuffer(PlanBuffer::Arena, offset, shapeOf(result));
+          continue;
+        }
+        auto update = updateOf.find(result);
+        auto index = update == updateOf.end()
+                         ? paramIndex.end()
+                         : paramIndex.find(update->second);
+        if (index == paramIndex.end())
+          return op.emitError("a result without arena storage must update "
+                              "a parameter that the step reads");
+        buffers[result] = addBuffer(PlanBuffer::Weight, index->second,
+                                    shapeOf(result));
+      }
+      if (isa<FlattenOp, ReshapeOp>(op)) {
+        FailureOr<int> from = bufferOf(op.getOperand(0), &op);
+        if (failed(from))
+          return failure();
+        plan.trainCalls.push_back({-1, {*from, buffers[op.getResult(0)]}});
+        continue;
+      }
+      if (failed(addCall(&op, plan.trainCalls)))
+        return failure();
+    }
+    return success();
+  }
+
 private:
   LogicalResult addParam(ParamOp param) {
     if (param.getPrepared()) {
@@ -183,7 +324,8 @@ private:
     auto [it, inserted] =
         paramIndex.try_emplace(param.getName(), int(plan.params.size()));
     if (inserted)
-      plan.params.push_back({param.getName().str(), shapeOf(param)});
+      plan.params.push_back({param.getName().str(), shapeOf(param),
+                             param.getOptimizerState()});
     else if (plan.params[it->second].shape != shapeOf(param))
       return param.emitError("parameter '")
              << param.getName() << "' is used with two shapes";
@@ -201,7 +343,7 @@ private:
     FailureOr<KernelSpec> spec = specFor(op);
     if (failed(spec))
       return op->emitError("resnetc has no kernel for '")
-             << op->getName() << "' in an inference model";
+             << op->getName() << "'";
     bool flat = isPointwiseConv(*spec);
     if (flat)
       flattenPointwiseConv(*spec);
@@ -322,7 +464,11 @@ LogicalResult buildPlan(ModuleOp module, const std::string &name,
   if (auto init = module.lookupSymbol<func::FuncOp>("init"))
     if (failed(builder.addInit(init)))
       return failure();
-  return builder.addForward(forward);
+  if (failed(builder.addForward(forward)))
+    return failure();
+  if (auto step = module.lookupSymbol<func::FuncOp>("train_step"))
+    return builder.addTrainStep(step);
+  return success();
 }
 
 } // namespace resnetc

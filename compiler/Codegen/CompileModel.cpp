@@ -266,8 +266,13 @@ Error compileModel(const ModelPlan &plan, const CompileOptions &options) {
     if (Error error = runTool("c++", args, log))
       return error;
     std::vector<std::string> keep;
-    for (const char *fn :
-         {"create", "forward", "set_num_threads", "last_error", "destroy"})
+    std::vector<std::string> api = {"create",     "forward",
+                                    "set_num_threads", "last_error",
+                                    "destroy",    "input_shape",
+                                    "output_shape"};
+    if (plan.hasTraining())
+      api.insert(api.end(), {"train_step", "save"});
+    for (const std::string &fn : api)
       keep.push_back("--keep-global-symbol=" + n + "_" + fn);
     keep.push_back(all);
     if (Error error = runTool("objcopy", keep, log))

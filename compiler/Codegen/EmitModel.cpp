@@ -106,8 +106,23 @@ std::string emitHeader(const ModelPlan &plan) {
      << " * call while no model is running. */\n"
      << "int " << n << "_set_num_threads(" << n << "_model *m, int n);\n"
      << "const char *" << n << "_last_error(" << n << "_model *m);\n"
-     << "void " << n << "_destroy(" << n << "_model *m);\n\n"
-     << "#ifdef __cplusplus\n}\n#endif\n\n#endif /* " << N << "_H */\n";
+     << "void " << n << "_destroy(" << n << "_model *m);\n";
+  if (plan.hasTraining())
+    os << "\n/* Training (compiled with --train). One step of SGD on one batch:\n"
+       << " * forward, loss, backward and the update, in place. labels: "
+       << N << "_BATCH\n * class indices in [0, " << N
+       << "_CLASSES); *loss: the step's loss. */\n"
+       << "int " << n << "_train_step(" << n
+       << "_model *m, const float *images,\n"
+       << "    const int32_t *labels, float lr, float *loss);\n"
+       << "/* Writes the current weights (every tensor of the weights file)\n"
+       << " * to path as safetensors, atomically. */\n"
+       << "int " << n << "_save(" << n << "_model *m, const char *path);\n";
+  os << "\n/* The shapes above as data, for programs that load the library\n"
+     << " * with dlopen: images NCHW, logits N x CLASSES. */\n"
+     << "extern const int32_t " << n << "_input_shape[4];\n"
+     << "extern const int32_t " << n << "_output_shape[2];\n"
+     << "\n#ifdef __cplusplus\n}\n#endif\n\n#endif /* " << N << "_H */\n";
   return os.str();
 }
 
@@ -124,10 +139,11 @@ std::string emitPlanSource(const ModelPlan &plan) {
   for (const PlanParam &p : plan.params) {
     os << "  {" << quoted(p.name) << ", ";
     shapeInitializer(os, p.shape);
-    os << "},\n";
+    os << ", " << (p.optimizerState ? "RN_PARAM_OPTIMIZER_STATE" : "0")
+       << "},\n";
   }
   if (plan.params.empty())
-    os << "  {0, 0, {0}},\n";
+    os << "  {0, 0, {0}, 0},\n";
   os << "};\n\nstatic const rn_buffer buffers[] = {\n";
   for (const PlanBuffer &b : plan.buffers) {
     os << "  {" << int(b.storage) << ", " << b.offset << ", ";
@@ -137,13 +153,30 @@ std::string emitPlanSource(const ModelPlan &plan) {
   os << "};\n\n";
   emitCalls(os, plan, plan.initCalls, "init_calls");
   emitCalls(os, plan, plan.forwardCalls, "forward_calls");
+  emitCalls(os, plan, plan.trainCalls, "train_calls");
   os << "static const rn_plan plan = {\n"
      << "  \"" << n << "\", " << plan.params.size() << ", params, "
      << plan.buffers.size() << ", buffers,\n  " << plan.initCalls.size()
      << ", init_calls, " << plan.forwardCalls.size() << ", forward_calls,\n  "
      << plan.preparedBytes << ", " << plan.arenaBytes << ", "
      << plan.scratchBytes << ", "
-     << plan.inputBuffer << ", " << plan.outputBuffer << "};\n\n";
+     << plan.inputBuffer << ", " << plan.outputBuffer << ",\n  "
+     << plan.trainCalls.size() << ", train_calls, " << plan.trainInputBuffer
+     << ", " << plan.labelsBuffer << ", " << plan.lrBuffer << ", "
+     << plan.lossBuffer << ", " << (plan.batchStats ? 1 : 0) << "};\n\n";
+  const Shape &in = plan.inputShape(), &out = plan.outputShape();
+  os << "const int32_t " << n << "_input_shape[4] = {" << in[0] << ", "
+     << in[1] << ", " << in[2] << ", " << in[3] << "};\n"
+     << "const int32_t " << n << "_output_shape[2] = {" << out[0] << ", "
+     << out[1] << "};\n\n";
+  if (plan.hasTraining())
+    os << "int " << n << "_train_step(" << n
+       << "_model *m, const float *images,\n"
+       << "    const int32_t *labels, float lr, float *loss) {\n"
+       << "  return rn_model_train_step((rn_model *)m, images, labels, lr, "
+          "loss);\n}\n"
+       << "int " << n << "_save(" << n << "_model *m, const char *path) {\n"
+       << "  return rn_model_save((rn_model *)m, path);\n}\n";
   os << "int " << n << "_create(" << n
      << "_model **m, const char *weights_path) {\n"
      << "  return rn_model_create(&plan, (rn_model **)m, weights_path);\n}\n"

@@ -17,7 +17,14 @@
 namespace resnetc {
 
 struct PlanBuffer {
-  enum Storage { Arena = 0, Prepared = 1, Weight = 2, Input = 3 } storage;
+  enum Storage {
+    Arena = 0,
+    Prepared = 1,
+    Weight = 2,
+    Input = 3,
+    Labels = 4,
+    Lr = 5
+  } storage;
   int64_t offset = 0; ///< bytes (arena, prepared) or parameter number
   Shape shape;
 };
@@ -25,6 +32,8 @@ struct PlanBuffer {
 struct PlanParam {
   std::string name;
   Shape shape;
+  /// Not in the weights file: starts at zero, never saved.
+  bool optimizerState = false;
 };
 
 struct PlanCall {
@@ -38,12 +47,19 @@ struct ModelPlan {
   std::vector<KernelSpec> kernels; ///< unique: one per distinct key()
   std::vector<PlanParam> params;
   std::vector<PlanBuffer> buffers;
-  std::vector<PlanCall> initCalls, forwardCalls;
+  std::vector<PlanCall> initCalls, forwardCalls, trainCalls;
   int64_t preparedBytes = 0;
   int64_t arenaBytes = 0;
   int64_t scratchBytes = 0; ///< the most any kernel task asks Halide for
   int inputBuffer = -1;
   int outputBuffer = -1;
+  /// Training (@train_step), when the model has one.
+  int trainInputBuffer = -1, labelsBuffer = -1, lrBuffer = -1,
+      lossBuffer = -1;
+  /// The step updates running statistics (batch norms in training form).
+  bool batchStats = false;
+
+  bool hasTraining() const { return !trainCalls.empty(); }
 
   const Shape &inputShape() const { return buffers[inputBuffer].shape; }
   const Shape &outputShape() const { return buffers[outputBuffer].shape; }

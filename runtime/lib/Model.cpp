@@ -14,6 +14,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -24,16 +25,25 @@ struct rn_model {
   std::unique_ptr<resnetc::SafetensorsFile> weights;
   void *prepared = nullptr;
   void *arena = nullptr;
+  /// Training: every parameter copied into writable memory, since steps
+  /// update them in place; paramData[i] is parameter i's values.
+  void *state = nullptr;
+  std::vector<void *> paramData;
+  float lr = 0;
+  int64_t steps = 0;
+  /// @init's prepared weights predate the last training step.
+  bool initStale = false;
   std::vector<halide_buffer_t> buffers;
   std::vector<halide_dimension_t> dims;
   /// Per call, the buffer pointers its kernel takes.
-  std::vector<std::vector<void *>> initArgs, forwardArgs;
+  std::vector<std::vector<void *>> initArgs, forwardArgs, trainArgs;
   std::string error;
   bool ready = false;
 
   ~rn_model() {
     std::free(prepared);
     std::free(arena);
+    std::free(state);
   }
 
   int fail(std::string message) {
@@ -144,14 +154,43 @@ int describeBuffers(rn_model &m) {
   m.buffers.assign(plan.num_buffers, halide_buffer_t{});
   m.dims.assign(static_cast<size_t>(plan.num_buffers) * RN_MAX_RANK,
                 halide_dimension_t{});
-  std::vector<const float *> params(plan.num_params);
+  bool training = plan.num_train_calls > 0;
+  std::vector<int64_t> paramBytes(plan.num_params, 4);
+  int64_t stateBytes = 0;
+  for (int32_t i = 0; i < plan.num_params; ++i) {
+    for (int32_t d = 0; d < plan.params[i].rank; ++d)
+      paramBytes[i] *= plan.params[i].shape[d];
+    stateBytes += (paramBytes[i] + 63) / 64 * 64;
+  }
+  if (training && !(m.state = allocate(stateBytes)))
+    return m.fail("cannot allocate " + std::to_string(stateBytes) +
+                  " bytes for the trained parameters");
+  m.paramData.assign(plan.num_params, nullptr);
+  int64_t stateOffset = 0;
   for (int32_t i = 0; i < plan.num_params; ++i) {
     const rn_param &p = plan.params[i];
+    void *copy = nullptr;
+    if (training) {
+      copy = static_cast<uint8_t *>(m.state) + stateOffset;
+      stateOffset += (paramBytes[i] + 63) / 64 * 64;
+    }
+    if (p.flags & RN_PARAM_OPTIMIZER_STATE) {
+      if (!copy)
+        return m.fail(std::string("optimizer state '") + p.name +
+                      "' in a plan without training");
+      std::memset(copy, 0, static_cast<size_t>(paramBytes[i]));
+      m.paramData[i] = copy;
+      continue;
+    }
     std::string error;
-    params[i] = m.weights->getF32(
+    const float *values = m.weights->getF32(
         p.name, std::vector<int64_t>(p.shape, p.shape + p.rank), error);
-    if (!params[i])
+    if (!values)
       return m.fail(error);
+    if (copy)
+      std::memcpy(copy, values, static_cast<size_t>(paramBytes[i]));
+    // Inference kernels only read parameters; Halide's type is not const.
+    m.paramData[i] = copy ? copy : const_cast<float *>(values);
   }
   for (int32_t b = 0; b < plan.num_buffers; ++b) {
     const rn_buffer &desc = plan.buffers[b];
@@ -174,9 +213,13 @@ int describeBuffers(rn_model &m) {
       buf.host = static_cast<uint8_t *>(m.prepared) + desc.offset;
       break;
     case RN_WEIGHT:
-      // Kernels only read parameters; Halide's type is not const.
-      buf.host = reinterpret_cast<uint8_t *>(
-          const_cast<float *>(params[desc.offset]));
+      buf.host = static_cast<uint8_t *>(m.paramData[desc.offset]);
+      break;
+    case RN_LABELS:
+      buf.type = halide_type_t(halide_type_int, 32, 1);
+      break;
+    case RN_LR:
+      buf.host = reinterpret_cast<uint8_t *>(&m.lr);
       break;
     case RN_INPUT:
       break;
@@ -260,6 +303,7 @@ extern "C" int rn_model_create(const rn_plan *plan, rn_model **model,
     return 1;
   m.initArgs = argumentsOf(m, plan->init_calls, plan->num_init_calls);
   m.forwardArgs = argumentsOf(m, plan->forward_calls, plan->num_forward_calls);
+  m.trainArgs = argumentsOf(m, plan->train_calls, plan->num_train_calls);
   if (run(m, plan->init_calls, plan->num_init_calls, m.initArgs))
     return 1;
   if (warmUp(m))
@@ -277,6 +321,12 @@ extern "C" int rn_model_forward(rn_model *model, const float *images,
     return 1; // the error of create stands
   if (!images || !logits)
     return m.fail("images and logits must not be NULL");
+  if (m.initStale) {
+    // Training changed parameters that @init prepares weights from.
+    if (run(m, m.plan->init_calls, m.plan->num_init_calls, m.initArgs))
+      return 1;
+    m.initStale = false;
+  }
   halide_buffer_t &input = m.buffers[m.plan->input_buffer];
   input.host = reinterpret_cast<uint8_t *>(const_cast<float *>(images));
   if (run(m, m.plan->forward_calls, m.plan->num_forward_calls, m.forwardArgs))
@@ -299,6 +349,82 @@ extern "C" int rn_model_set_num_threads(rn_model *model, int threads) {
   halide_shutdown_thread_pool();
   halide_set_num_threads(threads);
   return warmUp(*model);
+}
+
+extern "C" int rn_model_train_step(rn_model *model, const float *images,
+                                   const int32_t *labels, float lr,
+                                   float *loss) {
+  if (!model)
+    return 1;
+  rn_model &m = *model;
+  if (!m.ready)
+    return 1; // the error of create stands
+  const rn_plan &plan = *m.plan;
+  if (plan.num_train_calls == 0)
+    return m.fail(std::string("model '") + plan.name +
+                  "' was compiled without --train");
+  if (!images || !labels || !loss)
+    return m.fail("images, labels and loss must not be NULL");
+  const rn_buffer &logits = plan.buffers[plan.output_buffer];
+  int64_t batch = logits.shape[0], classes = logits.shape[1];
+  for (int64_t i = 0; i < batch; ++i)
+    if (labels[i] < 0 || labels[i] >= classes)
+      return m.fail("label " + std::to_string(labels[i]) + " at index " +
+                    std::to_string(i) + " is out of range [0, " +
+                    std::to_string(classes) + ")");
+  m.buffers[plan.train_input_buffer].host =
+      reinterpret_cast<uint8_t *>(const_cast<float *>(images));
+  m.buffers[plan.labels_buffer].host =
+      reinterpret_cast<uint8_t *>(const_cast<int32_t *>(labels));
+  m.lr = lr;
+  m.initStale = true;
+  if (run(m, plan.train_calls, plan.num_train_calls, m.trainArgs))
+    return 1;
+  *loss = *reinterpret_cast<const float *>(m.buffers[plan.loss_buffer].host);
+  ++m.steps;
+  return 0;
+}
+
+extern "C" int rn_model_save(rn_model *model, const char *path) {
+  if (!model)
+    return 1;
+  rn_model &m = *model;
+  if (!m.ready)
+    return 1; // the error of create stands
+  if (!path)
+    return m.fail("no path to save to");
+  const rn_plan &plan = *m.plan;
+  std::map<std::string, int32_t> paramIndex;
+  for (int32_t i = 0; i < plan.num_params; ++i)
+    if (!(plan.params[i].flags & RN_PARAM_OPTIMIZER_STATE))
+      paramIndex[plan.params[i].name] = i;
+  // Every tensor of the weights file, in its order and dtype: the trained
+  // values where the model has them, the file's bytes otherwise.
+  std::vector<resnetc::TensorToWrite> tensors;
+  std::vector<int64_t> counters;
+  counters.reserve(m.weights->tensors().size());
+  for (const resnetc::TensorView &t : m.weights->tensors()) {
+    resnetc::TensorToWrite out{t.name, t.dtype, t.shape, t.data};
+    auto it = paramIndex.find(t.name);
+    if (it != paramIndex.end()) {
+      out.data = m.paramData[it->second];
+    } else if (plan.batch_stats && t.dtype == resnetc::DType::I64 &&
+               t.numElements() == 1 &&
+               t.name.size() > 20 &&
+               t.name.compare(t.name.size() - 20, 20,
+                              ".num_batches_tracked") == 0) {
+      // Each step counted one batch in every batch norm, as PyTorch does.
+      int64_t count;
+      std::memcpy(&count, t.data, sizeof(count));
+      counters.push_back(count + m.steps);
+      out.data = &counters.back();
+    }
+    tensors.push_back(out);
+  }
+  std::string error;
+  if (!resnetc::writeSafetensors(path, tensors, m.weights->metadata(), error))
+    return m.fail(error);
+  return 0;
 }
 
 extern "C" const char *rn_model_last_error(rn_model *model) {

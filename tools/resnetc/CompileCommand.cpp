@@ -67,6 +67,31 @@ int resnetc::runCompile(int argc, char **argv) {
   cl::opt<int> jobs("j",
                     cl::desc("Kernels compiled in parallel (default: cores)"),
                     cl::init(0), cl::cat(cat));
+  cl::opt<bool> train("train",
+                      cl::desc("Also compile a training step (N_train_step, "
+                               "N_save)"),
+                      cl::cat(cat));
+  cl::list<std::string> trainable(
+      "trainable",
+      cl::desc("Globs of the parameters to train, comma-separated (torchvision "
+               "names, e.g. 'layer4.*,fc.*'; default: all)"),
+      cl::CommaSeparated, cl::cat(cat));
+  cl::opt<std::string> bn(
+      "bn",
+      cl::desc("Batch norms while training: train (batch statistics, "
+               "running statistics updated: model.train()) or frozen "
+               "(running statistics: eval())"),
+      cl::init("train"), cl::cat(cat));
+  cl::opt<std::string> optimizer("optimizer",
+                                 cl::desc("Optimizer (sgd: torch.optim.SGD)"),
+                                 cl::init("sgd"), cl::cat(cat));
+  cl::opt<double> momentum("momentum", cl::desc("SGD momentum (default 0)"),
+                           cl::init(0.0), cl::cat(cat));
+  cl::opt<double> weightDecay("weight-decay",
+                              cl::desc("SGD weight decay (default 0)"),
+                              cl::init(0.0), cl::cat(cat));
+  cl::opt<bool> nesterov("nesterov", cl::desc("Nesterov momentum"),
+                         cl::cat(cat));
   mlir::registerMLIRContextCLOptions();
   mlir::registerPassManagerCLOptions();
   mlir::registerDefaultTimingManagerCLOptions();
@@ -76,6 +101,18 @@ int resnetc::runCompile(int argc, char **argv) {
                         "pipeline (fold batch norms, fuse epilogues, hoist "
                         "weight preparation into @init, plan memory).\n"))
     return 1;
+  bool training = train;
+  if (!training && (!trainable.empty() || bn.getNumOccurrences() ||
+                    optimizer.getNumOccurrences() ||
+                    momentum.getNumOccurrences() ||
+                    weightDecay.getNumOccurrences() || nesterov))
+    return reportError("--trainable, --bn, --optimizer, --momentum, "
+                       "--weight-decay and --nesterov need --train");
+  if (optimizer != "sgd")
+    return reportError("unknown --optimizer '" + optimizer +
+                       "' (resnetc has sgd)");
+  if (bn != "train" && bn != "frozen")
+    return reportError("--bn must be train or frozen, got '" + bn + "'");
   std::string halideTarget, targetError;
   if (!resolveTarget(target, halideTarget, targetError))
     return reportError(targetError);
@@ -125,6 +162,16 @@ int resnetc::runCompile(int argc, char **argv) {
   pm.enableTiming(root);
   if (failed(mlir::applyPassManagerCLOptions(pm)))
     return reportError("invalid pass manager options");
+  if (training) {
+    std::vector<std::string> globs(trainable.begin(), trainable.end());
+    mlir::resnet::AutodiffOptions autodiff;
+    autodiff.trainable = globs;
+    autodiff.bnMode = bn;
+    autodiff.momentum = momentum;
+    autodiff.weightDecay = weightDecay;
+    autodiff.nesterov = nesterov;
+    pm.addPass(mlir::resnet::createAutodiff(autodiff));
+  }
   mlir::resnet::buildInferencePipeline(pm, {});
   if (failed(pm.run(*module)))
     return reportError("the inference pipeline failed on '" + input + "'");

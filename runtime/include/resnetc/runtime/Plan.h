@@ -26,7 +26,15 @@ enum rn_storage {
   RN_ARENA = 0,    /**< the forward arena, at `offset` bytes */
   RN_PREPARED = 1, /**< the prepared weights made by @init, at `offset` */
   RN_WEIGHT = 2,   /**< the weights file: parameter number `offset` */
-  RN_INPUT = 3     /**< the caller's images */
+  RN_INPUT = 3,    /**< the caller's images */
+  RN_LABELS = 4,   /**< the caller's int32 labels (training) */
+  RN_LR = 5        /**< the step's learning rate, 0-D (training) */
+};
+
+/** rn_param flags. */
+enum rn_param_flags {
+  /** Not in the weights file: starts at zero, never saved (SGD momentum). */
+  RN_PARAM_OPTIMIZER_STATE = 1
 };
 
 typedef struct rn_buffer {
@@ -41,6 +49,7 @@ typedef struct rn_param {
   const char *name;
   int32_t rank;
   int64_t shape[RN_MAX_RANK];
+  int32_t flags;
 } rn_param;
 
 /** One kernel call: `fn(args)`, each arg a buffer number (inputs, then
@@ -69,6 +78,17 @@ typedef struct rn_plan {
   int64_t scratch_bytes;
   int32_t input_buffer;
   int32_t output_buffer;
+  /** Training (a model compiled with --train; otherwise all zero): the
+   * calls of one step, which update parameters in place, and the buffers
+   * of its images, labels, learning rate and loss. With `batch_stats`, the
+   * step updates running statistics (num_batches_tracked counts steps). */
+  int32_t num_train_calls;
+  const rn_call *train_calls;
+  int32_t train_input_buffer;
+  int32_t labels_buffer;
+  int32_t lr_buffer;
+  int32_t loss_buffer;
+  int32_t batch_stats;
 } rn_plan;
 
 typedef struct rn_model rn_model;
@@ -86,6 +106,14 @@ int rn_model_forward(rn_model *model, const float *images, float *logits);
  * the threads of all of them, restarting the pool (call it while no model
  * is running) and running one forward pass to start the threads. */
 int rn_model_set_num_threads(rn_model *model, int threads);
+/** One training step (plans with train calls only): forward, loss,
+ * backward and SGD update of the trainable parameters, in place. *loss is
+ * the step's loss. Labels must lie in [0, classes). */
+int rn_model_train_step(rn_model *model, const float *images,
+                        const int32_t *labels, float lr, float *loss);
+/** Writes every tensor of the weights file, with the current values of
+ * the trained ones, to `path` (safetensors, atomically). */
+int rn_model_save(rn_model *model, const char *path);
 const char *rn_model_last_error(rn_model *model);
 void rn_model_destroy(rn_model *model);
 
