@@ -69,13 +69,9 @@ Pipeline buildPipeline(const KernelSpec &spec, const Target &target,
   else
     schedules::scheduleCpu(k, spec,
                            schedules::defaultCpuSchedule(spec, target));
-  algorithms::constrainOutput(k.output, spec.outputs[0]);
+  algorithms::constrainOutputs(k, spec);
   args = argumentsOf(k);
-  if (spec.kind == KernelKind::FoldBatchNorm) {
-    algorithms::constrainOutput(k.secondOutput, spec.outputs[1]);
-    return Pipeline({k.output, k.secondOutput});
-  }
-  return Pipeline(k.output);
+  return Pipeline(k.outputs);
 }
 
 } // namespace
@@ -113,7 +109,7 @@ bool compileHalideRuntime(const std::string &halideTarget,
 }
 
 int64_t kernelScratchBytes(const KernelSpec &spec) {
-  return schedules::paddedBandBytes(spec);
+  return schedules::taskScratchBytes(spec);
 }
 
 std::string describeSchedule(const KernelSpec &spec,

@@ -1,14 +1,20 @@
 //===- Algorithms.cpp - Halide algorithms of resnetc's kernels ------------===//
 #include "schedules/algorithms/Algorithms.h"
 
+#include <cmath>
+#include <functional>
+
 using namespace Halide;
+using Halide::Internal::make_const;
+using Halide::Internal::make_zero;
 
 namespace resnetc {
 namespace algorithms {
 
-ImageParam shapedInput(const Shape &shape, const std::string &name) {
+ImageParam shapedInput(const Shape &shape, const std::string &name,
+                       Type type) {
   int rank = static_cast<int>(shape.size());
-  ImageParam param(Float(32), rank, name);
+  ImageParam param(type, rank, name);
   int64_t stride = 1;
   for (int d = 0; d < rank; ++d) {
     int64_t extent = shape[rank - 1 - d];
@@ -19,50 +25,79 @@ ImageParam shapedInput(const Shape &shape, const std::string &name) {
   return param;
 }
 
-void constrainOutput(Func output, const Shape &shape) {
+namespace {
+/// `bounds` false for a Tuple's later elements: Halide ties their extents
+/// to the first's, and only their strides may be stated.
+void constrainBuffer(OutputImageParam buffer, const Shape &shape,
+                     bool bounds = true) {
   int rank = static_cast<int>(shape.size());
-  OutputImageParam buffer = output.output_buffer();
   int64_t stride = 1;
   for (int d = 0; d < rank; ++d) {
     int64_t extent = shape[rank - 1 - d];
-    buffer.dim(d).set_bounds(0, static_cast<int>(extent));
+    if (bounds)
+      buffer.dim(d).set_bounds(0, static_cast<int>(extent));
     buffer.dim(d).set_stride(static_cast<int>(stride));
     stride *= extent;
+  }
+}
+} // namespace
+
+void constrainOutput(Func output, const Shape &shape) {
+  constrainBuffer(output.output_buffer(), shape);
+}
+
+void constrainOutputs(const KernelFuncs &funcs, const KernelSpec &spec) {
+  size_t result = 0;
+  for (const Func &f : funcs.outputs) {
+    std::vector<OutputImageParam> buffers = f.output_buffers();
+    for (size_t i = 0; i < buffers.size(); ++i)
+      constrainBuffer(buffers[i], spec.outputs.at(result++), i == 0);
   }
 }
 
 namespace {
 
-/// The input read through zero padding on its spatial dimensions, when the
+Expr constant(Type t, double value) { return make_const(t, value); }
+
+/// The input read through `value` outside its spatial extent when the
 /// window op pads; the input itself otherwise.
-Func zeroPadded(const ImageParam &input, const KernelSpec &spec,
-                float value) {
+Func zeroPadded(const ImageParam &input, const Shape &shape,
+                const KernelSpec &spec, Expr value) {
   bool pads = false;
   for (int64_t p : spec.padding)
     pads |= p != 0;
+  // A ceil_mode pool's last window may reach past the input too.
+  if (spec.ceilMode && spec.outputs.size() == 1 && spec.outputs[0].size() == 4) {
+    const Shape &out = spec.outputs[0];
+    for (int d : {0, 1}) {
+      int64_t window = spec.kind == KernelKind::FusedConv ? 1 : spec.window[d];
+      int64_t end = (out[2 + d] - 1) * spec.stride[d] - spec.padding[d] +
+                    (window - 1) * spec.dilation[d] + 1;
+      pads |= end > shape[2 + d];
+    }
+  }
   if (!pads) {
     Func same("unpadded");
     same(_) = input(_);
     return same;
   }
-  const Shape &shape = spec.inputs[0];
   return BoundaryConditions::constant_exterior(
       input, value,
       {{0, static_cast<int>(shape[3])}, {0, static_cast<int>(shape[2])}});
 }
 
-KernelFuncs fusedConv(const KernelSpec &spec) {
+KernelFuncs fusedConv(const KernelSpec &spec, Type t) {
   KernelFuncs k;
   Var x = k.x, y = k.y, c = k.c, n = k.n;
-  ImageParam input = shapedInput(spec.inputs[0], "input");
-  ImageParam weight = shapedInput(spec.inputs[1], "weight");
+  ImageParam input = shapedInput(spec.inputs[0], "input", t);
+  ImageParam weight = shapedInput(spec.inputs[1], "weight", t);
   k.inputs = {input, weight};
   const Shape &w = spec.inputs[1];
   int outChannels = static_cast<int>(w[0]), perGroup = static_cast<int>(w[1]);
   int kh = static_cast<int>(w[2]), kw = static_cast<int>(w[3]);
   int groups = static_cast<int>(spec.groups);
 
-  k.padded = zeroPadded(input, spec, 0.0f);
+  k.padded = zeroPadded(input, spec.inputs[0], spec, make_zero(t));
   RDom r(0, kw, 0, kh, 0, perGroup, "r");
   Expr inX = x * int(spec.stride[1]) + r.x * int(spec.dilation[1]) -
              int(spec.padding[1]);
@@ -72,9 +107,9 @@ KernelFuncs fusedConv(const KernelSpec &spec) {
                          : (c / (outChannels / groups)) * perGroup + r.z;
 
   Func conv("conv");
-  Expr init = 0.0f;
+  Expr init = make_zero(t);
   if (spec.hasBias) {
-    ImageParam bias = shapedInput(spec.inputs[2], "bias");
+    ImageParam bias = shapedInput(spec.inputs[2], "bias", t);
     k.inputs.push_back(bias);
     init = bias(c);
   }
@@ -86,24 +121,41 @@ KernelFuncs fusedConv(const KernelSpec &spec) {
   Expr value = conv(x, y, c, n);
   if (spec.hasResidual) {
     ImageParam residual =
-        shapedInput(spec.inputs[spec.hasBias ? 3 : 2], "residual");
+        shapedInput(spec.inputs[spec.hasBias ? 3 : 2], "residual", t);
     k.inputs.push_back(residual);
     value += residual(x, y, c, n);
   }
   if (spec.relu)
-    value = max(value, 0.0f);
+    value = max(value, make_zero(t));
   k.output = Func("fused_conv2d");
   k.output(x, y, c, n) = value;
   return k;
 }
 
-KernelFuncs pool(const KernelSpec &spec) {
+/// PyTorch's avg_pool2d divisor of the window at output (x, y): the window
+/// clipped to the padded input with count_include_pad, to the input itself
+/// without.
+Expr poolDivisor(const KernelSpec &spec, const Shape &inShape, Expr x,
+                 Expr y) {
+  int kh = int(spec.window[0]), kw = int(spec.window[1]);
+  int h = int(inShape[2]), wd = int(inShape[3]);
+  Expr y0 = y * int(spec.stride[0]) - int(spec.padding[0]);
+  Expr x0 = x * int(spec.stride[1]) - int(spec.padding[1]);
+  Expr y1 = y0 + kh, x1 = x0 + kw;
+  if (spec.countIncludePad)
+    return (min(y1, h + int(spec.padding[2])) - y0) *
+           (min(x1, wd + int(spec.padding[3])) - x0);
+  return (min(y1, h) - max(y0, 0)) * (min(x1, wd) - max(x0, 0));
+}
+
+KernelFuncs pool(const KernelSpec &spec, Type t) {
   KernelFuncs k;
   Var x = k.x, y = k.y, c = k.c, n = k.n;
-  ImageParam input = shapedInput(spec.inputs[0], "input");
+  ImageParam input = shapedInput(spec.inputs[0], "input", t);
   k.inputs = {input};
   bool isMax = spec.kind == KernelKind::MaxPool;
-  k.padded = zeroPadded(input, spec, isMax ? -INFINITY : 0.0f);
+  k.padded = zeroPadded(input, spec.inputs[0], spec,
+                        isMax ? constant(t, -INFINITY) : make_zero(t));
   int kh = int(spec.window[0]), kw = int(spec.window[1]);
   RDom r(0, kw, 0, kh, "r");
   Expr inX = x * int(spec.stride[1]) + r.x * int(spec.dilation[1]) -
@@ -112,10 +164,10 @@ KernelFuncs pool(const KernelSpec &spec) {
              int(spec.padding[0]);
   Func reduce(isMax ? "max_window" : "sum_window");
   if (isMax) {
-    reduce(x, y, c, n) = Float(32).min();
+    reduce(x, y, c, n) = t.min();
     reduce(x, y, c, n) = max(reduce(x, y, c, n), k.padded(inX, inY, c, n));
   } else {
-    reduce(x, y, c, n) = 0.0f;
+    reduce(x, y, c, n) = make_zero(t);
     reduce(x, y, c, n) += k.padded(inX, inY, c, n);
   }
   k.reduction = reduce;
@@ -125,52 +177,39 @@ KernelFuncs pool(const KernelSpec &spec) {
     k.output(x, y, c, n) = reduce(x, y, c, n);
     return k;
   }
-  // PyTorch's divisor: the window clipped to the padded input with
-  // count_include_pad, to the input itself without.
-  const Shape &shape = spec.inputs[0];
-  int h = int(shape[2]), wd = int(shape[3]);
-  Expr y0 = y * int(spec.stride[0]) - int(spec.padding[0]);
-  Expr x0 = x * int(spec.stride[1]) - int(spec.padding[1]);
-  Expr y1 = y0 + kh, x1 = x0 + kw;
-  Expr count;
-  if (spec.countIncludePad) {
-    count = (min(y1, h + int(spec.padding[2])) - y0) *
-            (min(x1, wd + int(spec.padding[3])) - x0);
-  } else {
-    count = (min(y1, h) - max(y0, 0)) * (min(x1, wd) - max(x0, 0));
-  }
-  k.output(x, y, c, n) = reduce(x, y, c, n) / cast<float>(count);
+  k.output(x, y, c, n) =
+      reduce(x, y, c, n) / cast(t, poolDivisor(spec, spec.inputs[0], x, y));
   return k;
 }
 
-KernelFuncs globalAvgPool(const KernelSpec &spec) {
+KernelFuncs globalAvgPool(const KernelSpec &spec, Type t) {
   KernelFuncs k;
   Var x = k.x, y = k.y, c = k.c, n = k.n;
-  ImageParam input = shapedInput(spec.inputs[0], "input");
+  ImageParam input = shapedInput(spec.inputs[0], "input", t);
   k.inputs = {input};
   const Shape &shape = spec.inputs[0];
   RDom r(0, int(shape[3]), 0, int(shape[2]), "r");
   Func sum("sum");
-  sum(c, n) = 0.0f;
+  sum(c, n) = make_zero(t);
   sum(c, n) += input(r.x, r.y, c, n);
   k.reduction = sum;
   k.rdom = r;
   k.output = Func("global_avg_pool");
-  k.output(x, y, c, n) = sum(c, n) / float(shape[2] * shape[3]);
+  k.output(x, y, c, n) = sum(c, n) / constant(t, double(shape[2] * shape[3]));
   return k;
 }
 
-KernelFuncs linear(const KernelSpec &spec) {
+KernelFuncs linear(const KernelSpec &spec, Type t) {
   KernelFuncs k;
   Var &m = k.x, &n = k.y;
-  ImageParam input = shapedInput(spec.inputs[0], "input");
-  ImageParam weight = shapedInput(spec.inputs[1], "weight");
+  ImageParam input = shapedInput(spec.inputs[0], "input", t);
+  ImageParam weight = shapedInput(spec.inputs[1], "weight", t);
   k.inputs = {input, weight};
   RDom r(0, int(spec.inputs[0][1]), "r");
   Func dot("dot");
-  Expr init = 0.0f;
+  Expr init = make_zero(t);
   if (spec.hasBias) {
-    ImageParam bias = shapedInput(spec.inputs[2], "bias");
+    ImageParam bias = shapedInput(spec.inputs[2], "bias", t);
     k.inputs.push_back(bias);
     init = bias(m);
   }
@@ -183,13 +222,13 @@ KernelFuncs linear(const KernelSpec &spec) {
   return k;
 }
 
-KernelFuncs softmax(const KernelSpec &spec) {
+KernelFuncs softmax(const KernelSpec &spec, Type t) {
   KernelFuncs k;
   const Shape &shape = spec.inputs[0];
   int rank = int(shape.size());
   int axis = int(spec.axis < 0 ? spec.axis + rank : spec.axis);
   int dim = rank - 1 - axis; // Halide's index of the softmax dimension
-  ImageParam input = shapedInput(shape, "input");
+  ImageParam input = shapedInput(shape, "input", t);
   k.inputs = {input};
   std::vector<Var> vars(rank);
   std::vector<Expr> at(vars.begin(), vars.end());
@@ -205,9 +244,9 @@ KernelFuncs softmax(const KernelSpec &spec) {
       outer.push_back(vars[d]);
   std::vector<Expr> outerArgs(outer.begin(), outer.end());
   Func largest("largest"), total("total");
-  largest(outer) = Float(32).min();
+  largest(outer) = t.min();
   largest(outer) = max(largest(outerArgs), input(along(r)));
-  total(outer) = 0.0f;
+  total(outer) = make_zero(t);
   total(outer) += exp(input(along(r)) - largest(outerArgs));
   k.reduction = total;
   k.auxiliary = largest;
@@ -216,59 +255,61 @@ KernelFuncs softmax(const KernelSpec &spec) {
   return k;
 }
 
-KernelFuncs foldBatchNorm(const KernelSpec &spec) {
+KernelFuncs foldBatchNorm(const KernelSpec &spec, Type t) {
   // Two results, the folded weight and bias: a pipeline of two outputs.
   KernelFuncs k;
   Var x = k.x, y = k.y, c = k.c, n = k.n;
-  ImageParam weight = shapedInput(spec.inputs[0], "weight");
-  ImageParam gamma = shapedInput(spec.inputs[1], "gamma");
-  ImageParam beta = shapedInput(spec.inputs[2], "beta");
-  ImageParam mean = shapedInput(spec.inputs[3], "running_mean");
-  ImageParam var = shapedInput(spec.inputs[4], "running_var");
+  ImageParam weight = shapedInput(spec.inputs[0], "weight", t);
+  ImageParam gamma = shapedInput(spec.inputs[1], "gamma", t);
+  ImageParam beta = shapedInput(spec.inputs[2], "beta", t);
+  ImageParam mean = shapedInput(spec.inputs[3], "running_mean", t);
+  ImageParam var = shapedInput(spec.inputs[4], "running_var", t);
   k.inputs = {weight, gamma, beta, mean, var};
-  Expr bias = 0.0f;
+  Expr bias = make_zero(t);
   if (spec.hasBias) {
-    ImageParam b = shapedInput(spec.inputs[5], "bias");
+    ImageParam b = shapedInput(spec.inputs[5], "bias", t);
     k.inputs.push_back(b);
     bias = b(n);
   }
   Func scale("scale");
-  scale(n) = gamma(n) / sqrt(var(n) + float(spec.epsilon));
+  scale(n) = gamma(n) / sqrt(var(n) + constant(t, spec.epsilon));
   k.reduction = scale;
   k.output = Func("folded_weight");
   k.output(x, y, c, n) = weight(x, y, c, n) * scale(n);
-  k.secondOutput = Func("folded_bias");
-  k.secondOutput(n) = (bias - mean(n)) * scale(n) + beta(n);
+  Func foldedBias("folded_bias");
+  foldedBias(n) = (bias - mean(n)) * scale(n) + beta(n);
+  k.outputs = {k.output, foldedBias};
   return k;
 }
 
-KernelFuncs elementwise(const KernelSpec &spec) {
+KernelFuncs elementwise(const KernelSpec &spec, Type t) {
   KernelFuncs k;
   const Shape &shape = spec.inputs[0];
   int rank = int(shape.size());
   std::vector<Var> vars(rank);
   std::vector<Expr> at(vars.begin(), vars.end());
-  ImageParam input = shapedInput(shape, "input");
+  ImageParam input = shapedInput(shape, "input", t);
   k.inputs = {input};
   k.output = Func(kernelKindName(spec.kind));
   switch (spec.kind) {
   case KernelKind::Add: {
-    ImageParam other = shapedInput(spec.inputs[1], "other");
+    ImageParam other = shapedInput(spec.inputs[1], "other", t);
     k.inputs.push_back(other);
     k.output(vars) = input(at) + other(at);
     break;
   }
   case KernelKind::Relu:
-    k.output(vars) = max(input(at), 0.0f);
+    k.output(vars) = max(input(at), make_zero(t));
     break;
   case KernelKind::BatchNorm: {
     std::vector<ImageParam> p;
     for (const char *name : {"weight", "bias", "running_mean", "running_var"})
-      p.push_back(shapedInput(spec.inputs[1 + p.size()], name));
+      p.push_back(shapedInput(spec.inputs[1 + p.size()], name, t));
     k.inputs.insert(k.inputs.end(), p.begin(), p.end());
     Expr ch = vars[rank - 2];
     k.output(vars) = (input(at) - p[2](ch)) /
-                         sqrt(p[3](ch) + float(spec.epsilon)) * p[0](ch) +
+                         sqrt(p[3](ch) + constant(t, spec.epsilon)) *
+                         p[0](ch) +
                      p[1](ch);
     break;
   }
@@ -283,7 +324,7 @@ KernelFuncs elementwise(const KernelSpec &spec) {
     std::vector<Expr> clamped(rank);
     for (int d = 0; d < rank; ++d)
       clamped[d] = clamp(src[d], 0, int(shape[rank - 1 - d]) - 1);
-    k.output(vars) = select(inside, input(clamped), 0.0f);
+    k.output(vars) = select(inside, input(clamped), make_zero(t));
     break;
   }
   default:
@@ -292,30 +333,551 @@ KernelFuncs elementwise(const KernelSpec &spec) {
   return k;
 }
 
+//===----------------------------------------------------------------------===//
+// Training kernels
+//===----------------------------------------------------------------------===//
+
+/// Per-channel sums over (x, y, n) of the values `term(x, y, c, n)` gives
+/// (several at once: a Tuple), for NCHW tensors of `shape`.
+ChannelSum channelSum(const Shape &shape,
+                      const std::function<std::vector<Expr>(Expr, Expr, Expr,
+                                                            Expr)> &term,
+                      Type t, const std::string &name) {
+  Var x("x"), c("c");
+  RDom r(0, int(shape[2]), 0, int(shape[0]), name + "_r");
+  std::vector<Expr> values = term(x, r.x, c, r.y);
+  ChannelSum sum{Func(name + "_partial"), Func(name)};
+  std::vector<Expr> zeros(values.size(), make_zero(t));
+  sum.partial(x, c) = Tuple(zeros);
+  std::vector<Expr> updated;
+  for (size_t i = 0; i < values.size(); ++i)
+    updated.push_back(values.size() == 1 ? sum.partial(x, c) + values[i]
+                                         : sum.partial(x, c)[i] + values[i]);
+  sum.partial(x, c) = Tuple(updated);
+  RDom col(0, int(shape[3]), name + "_col");
+  sum.total(c) = Tuple(zeros);
+  updated.clear();
+  for (size_t i = 0; i < values.size(); ++i)
+    updated.push_back(values.size() == 1
+                          ? sum.total(c) + sum.partial(col, c)
+                          : sum.total(c)[i] + sum.partial(col, c)[i]);
+  sum.total(c) = Tuple(updated);
+  return sum;
+}
+
+KernelFuncs batchNormTrain(const KernelSpec &spec, Type t) {
+  KernelFuncs k;
+  Var x = k.x, y = k.y, c = k.c, n = k.n;
+  const Shape &shape = spec.inputs[0];
+  ImageParam input = shapedInput(shape, "input", t);
+  ImageParam gamma = shapedInput(spec.inputs[1], "gamma", t);
+  ImageParam beta = shapedInput(spec.inputs[2], "beta", t);
+  k.inputs = {input, gamma, beta};
+  Expr count = constant(t, double(shape[0] * shape[2] * shape[3]));
+  ChannelSum sum = channelSum(
+      shape, [&](Expr x, Expr y, Expr c, Expr n) -> std::vector<Expr> {
+        return {input(x, y, c, n)};
+      }, t, "sum");
+  Func mean("batch_mean");
+  mean(c) = sum.total(c) / count;
+  // Two passes: the variance from centered values, as PyTorch does.
+  ChannelSum squares = channelSum(
+      shape, [&](Expr x, Expr y, Expr c, Expr n) -> std::vector<Expr> {
+        Expr centered = input(x, y, c, n) - mean(c);
+        return {centered * centered};
+      }, t, "squares");
+  Func var("batch_var");
+  var(c) = squares.total(c) / count;
+  k.channelSums = {sum, squares};
+  k.output = Func("batch_norm_train");
+  k.output(x, y, c, n) =
+      (input(x, y, c, n) - mean(c)) / sqrt(var(c) + constant(t, spec.epsilon)) *
+          gamma(c) +
+      beta(c);
+  k.outputs = {k.output, mean, var};
+  return k;
+}
+
+KernelFuncs batchNormGrad(const KernelSpec &spec, Type t) {
+  KernelFuncs k;
+  Var x = k.x, y = k.y, c = k.c, n = k.n;
+  const Shape &shape = spec.inputs[0];
+  ImageParam dy = shapedInput(shape, "dy", t);
+  ImageParam input = shapedInput(spec.inputs[1], "input", t);
+  ImageParam gamma = shapedInput(spec.inputs[2], "gamma", t);
+  ImageParam mean = shapedInput(spec.inputs[3], "mean", t);
+  ImageParam var = shapedInput(spec.inputs[4], "var", t);
+  k.inputs = {dy, input, gamma, mean, var};
+  Func grad("masked_dy");
+  if (spec.relu) {
+    ImageParam mask = shapedInput(spec.inputs[5], "mask", t);
+    k.inputs.push_back(mask);
+    grad(x, y, c, n) =
+        select(mask(x, y, c, n) > 0, dy(x, y, c, n), make_zero(t));
+  } else {
+    grad(x, y, c, n) = dy(x, y, c, n);
+  }
+  Func rstd("rstd");
+  rstd(c) = 1 / sqrt(var(c) + constant(t, spec.epsilon));
+  auto xhat = [&](Expr x, Expr y, Expr c, Expr n) {
+    return (input(x, y, c, n) - mean(c)) * rstd(c);
+  };
+  ChannelSum sums = channelSum(
+      shape, [&](Expr x, Expr y, Expr c, Expr n) -> std::vector<Expr> {
+        Expr g = grad(x, y, c, n);
+        return {g, g * xhat(x, y, c, n)};
+      }, t, "grad_sums");
+  k.channelSums = {sums};
+  Func dgamma("dgamma"), dbeta("dbeta");
+  dbeta(c) = sums.total(c)[0];
+  dgamma(c) = sums.total(c)[1];
+  k.output = Func("batch_norm_grad");
+  Expr scale = gamma(c) * rstd(c);
+  if (spec.training) {
+    // The batch statistics depend on x too: their terms, averaged.
+    Expr count = constant(t, double(shape[0] * shape[2] * shape[3]));
+    k.output(x, y, c, n) =
+        scale * (grad(x, y, c, n) - dbeta(c) / count -
+                 xhat(x, y, c, n) * (dgamma(c) / count));
+  } else {
+    k.output(x, y, c, n) = scale * grad(x, y, c, n);
+  }
+  k.auxiliary = rstd;
+  k.outputs = {k.output, dgamma, dbeta};
+  return k;
+}
+
+KernelFuncs runningStats(const KernelSpec &spec, Type t) {
+  KernelFuncs k;
+  Var c = k.c;
+  ImageParam runMean = shapedInput(spec.inputs[0], "running_mean", t);
+  ImageParam runVar = shapedInput(spec.inputs[1], "running_var", t);
+  ImageParam mean = shapedInput(spec.inputs[2], "batch_mean", t);
+  ImageParam var = shapedInput(spec.inputs[3], "batch_var", t);
+  k.inputs = {runMean, runVar, mean, var};
+  double m = spec.momentum;
+  double unbias =
+      spec.count > 1 ? double(spec.count) / double(spec.count - 1) : 1.0;
+  // One Tuple: the results may overwrite the running statistics.
+  k.output = Func("running_stats_update");
+  k.output(c) = Tuple(constant(t, 1 - m) * runMean(c) + constant(t, m) * mean(c),
+                      constant(t, 1 - m) * runVar(c) +
+                          constant(t, m * unbias) * var(c));
+  k.outputs = {k.output};
+  return k;
+}
+
+/// The zero-padded, zero-interleaved dy of a strided convolution: for
+/// stride 1 just dy read as 0 outside, so that dx is a stride-1
+/// correlation of it with the weights.
+Func dilatedGradient(const ImageParam &dy, const Shape &shape,
+                     const KernelSpec &spec, Type t) {
+  Func outside = BoundaryConditions::constant_exterior(
+      dy, make_zero(t),
+      {{0, static_cast<int>(shape[3])}, {0, static_cast<int>(shape[2])}});
+  int sy = int(spec.stride[0]), sx = int(spec.stride[1]);
+  Var u("u"), v("v"), o("o"), n("n");
+  Func spread("dy_spread");
+  if (sx == 1 && sy == 1) {
+    spread(u, v, o, n) = outside(u, v, o, n);
+    return spread;
+  }
+  spread(u, v, o, n) = select(u % sx == 0 && v % sy == 0,
+                              outside(u / sx, v / sy, o, n), make_zero(t));
+  return spread;
+}
+
+KernelFuncs convGradInput(const KernelSpec &spec, Type t) {
+  KernelFuncs k;
+  Var x = k.x, y = k.y, c = k.c, n = k.n;
+  ImageParam dy = shapedInput(spec.inputs[0], "dy", t);
+  ImageParam weight = shapedInput(spec.inputs[1], "weight", t);
+  k.inputs = {dy, weight};
+  const Shape &w = spec.inputs[1];
+  int outChannels = int(w[0]), perGroup = int(w[1]);
+  int kh = int(w[2]), kw = int(w[3]);
+  int outPerGroup = outChannels / int(spec.groups);
+  k.padded = dilatedGradient(dy, spec.inputs[0], spec, t);
+  RDom r(0, kw, 0, kh, 0, outPerGroup, "r");
+  // Input pixel x met output pixel u / stride through tap r.x.
+  Expr u = x + int(spec.padding[1]) - r.x * int(spec.dilation[1]);
+  Expr v = y + int(spec.padding[0]) - r.y * int(spec.dilation[0]);
+  Expr group = c / perGroup;
+  Expr o = spec.groups == 1 ? Expr(r.z) : group * outPerGroup + r.z;
+  Expr ci = spec.groups == 1 ? Expr(c) : c % perGroup;
+  Func sum("conv_grad_input_sum");
+  sum(x, y, c, n) = make_zero(t);
+  sum(x, y, c, n) += weight(r.x, r.y, ci, o) * k.padded(u, v, o, n);
+  k.reduction = sum;
+  k.rdom = r;
+  k.output = Func("conv2d_grad_input");
+  if (spec.relu) {
+    ImageParam mask = shapedInput(spec.inputs[2], "mask", t);
+    k.inputs.push_back(mask);
+    k.output(x, y, c, n) =
+        select(mask(x, y, c, n) > 0, sum(x, y, c, n), make_zero(t));
+  } else {
+    k.output(x, y, c, n) = sum(x, y, c, n);
+  }
+  k.outputs = {k.output};
+  return k;
+}
+
+KernelFuncs convGradWeight(const KernelSpec &spec, Type t) {
+  KernelFuncs k;
+  // Output (kx, ky, ci, o) of the weight's O x C/groups x KH x KW.
+  Var kx = k.x, ky = k.y, ci = k.c, o = k.n;
+  const Shape &inShape = spec.inputs[0], &outShape = spec.inputs[1];
+  ImageParam input = shapedInput(inShape, "input", t);
+  ImageParam dy = shapedInput(outShape, "dy", t);
+  k.inputs = {input, dy};
+  const Shape &w = spec.outputs[0];
+  int perGroup = int(w[1]);
+  int outPerGroup = int(w[0]) / int(spec.groups);
+  k.padded = zeroPadded(input, inShape, spec, make_zero(t));
+  Expr c = spec.groups == 1 ? Expr(ci) : (o / outPerGroup) * perGroup + ci;
+  // Columns first (over rows and images), then across columns: the
+  // schedule vectorizes along the contiguous output column.
+  Var ox("ox");
+  RDom r(0, int(outShape[2]), 0, int(outShape[0]), "r");
+  Expr inX = ox * int(spec.stride[1]) + kx * int(spec.dilation[1]) -
+             int(spec.padding[1]);
+  Expr inY = r.x * int(spec.stride[0]) + ky * int(spec.dilation[0]) -
+             int(spec.padding[0]);
+  Func column("conv_grad_weight_columns");
+  column(ox, kx, ky, ci, o) = make_zero(t);
+  column(ox, kx, ky, ci, o) +=
+      dy(ox, r.x, o, r.y) * k.padded(inX, inY, c, r.y);
+  k.auxiliary = column;
+  k.rdom = r;
+  RDom cols(0, int(outShape[3]), "cols");
+  k.output = Func("conv2d_grad_weight");
+  k.output(kx, ky, ci, o) = make_zero(t);
+  k.output(kx, ky, ci, o) += column(cols, kx, ky, ci, o);
+  k.reduction = k.output;
+  k.outputs = {k.output};
+  return k;
+}
+
+/// The output pixels whose windows hold input pixel (x, y) through tap
+/// (r.x, r.y), with whether that tap exists.
+struct WindowHit {
+  Expr ox, oy, valid;
+};
+WindowHit windowHit(const KernelSpec &spec, const Shape &outShape, Expr x,
+                    Expr y, const RDom &r) {
+  int sy = int(spec.stride[0]), sx = int(spec.stride[1]);
+  Expr u = x + int(spec.padding[1]) - r.x * int(spec.dilation[1]);
+  Expr v = y + int(spec.padding[0]) - r.y * int(spec.dilation[0]);
+  Expr ox = u / sx, oy = v / sy;
+  int ow = int(outShape[3]), oh = int(outShape[2]);
+  Expr valid = ox >= 0 && ox < ow && oy >= 0 && oy < oh;
+  if (sx != 1)
+    valid = valid && u % sx == 0;
+  if (sy != 1)
+    valid = valid && v % sy == 0;
+  return {clamp(ox, 0, ow - 1), clamp(oy, 0, oh - 1), valid};
+}
+
+KernelFuncs maxPoolGrad(const KernelSpec &spec, Type t) {
+  KernelFuncs k;
+  Var x = k.x, y = k.y, c = k.c, n = k.n;
+  const Shape &outShape = spec.inputs[0], &inShape = spec.inputs[1];
+  ImageParam dy = shapedInput(outShape, "dy", t);
+  ImageParam input = shapedInput(inShape, "input", t);
+  k.inputs = {dy, input};
+  int h = int(inShape[2]), w = int(inShape[3]);
+  int kh = int(spec.window[0]), kw = int(spec.window[1]);
+  int sy = int(spec.stride[0]), sx = int(spec.stride[1]);
+  int dly = int(spec.dilation[0]), dlx = int(spec.dilation[1]);
+
+  // PyTorch's CPU rule: the first in-bounds element in scan order (rows
+  // outer) whose value beats the running maximum, or is NaN; the index
+  // starts at the window's first in-bounds element.
+  Var ox("ox"), oy("oy");
+  Expr x0 = ox * sx - int(spec.padding[1]);
+  Expr y0 = oy * sy - int(spec.padding[0]);
+  Expr firstX = select(x0 < 0, x0 + ((dlx - 1 - x0) / dlx) * dlx, x0);
+  Expr firstY = select(y0 < 0, y0 + ((dly - 1 - y0) / dly) * dly, y0);
+  RDom r(0, kw, 0, kh, "r");
+  Expr ix = x0 + r.x * dlx, iy = y0 + r.y * dly;
+  Expr inside = ix >= 0 && ix < w && iy >= 0 && iy < h;
+  Expr value = input(clamp(ix, 0, w - 1), clamp(iy, 0, h - 1), c, n);
+  Func argmax("window_argmax");
+  // Starting from the first element's value instead of -inf picks the same
+  // element and needs no infinities.
+  argmax(ox, oy, c, n) =
+      Tuple(firstY * w + firstX,
+            input(clamp(firstX, 0, w - 1), clamp(firstY, 0, h - 1), c, n));
+  Expr better = inside && (value > argmax(ox, oy, c, n)[1] || is_nan(value));
+  argmax(ox, oy, c, n) =
+      Tuple(select(better, iy * w + ix, argmax(ox, oy, c, n)[0]),
+            select(better, value, argmax(ox, oy, c, n)[1]));
+  k.auxiliary = argmax;
+
+  RDom taps(0, kw, 0, kh, "taps");
+  WindowHit hit = windowHit(spec, outShape, x, y, taps);
+  Func sum("max_pool_grad_sum");
+  sum(x, y, c, n) = make_zero(t);
+  sum(x, y, c, n) +=
+      select(hit.valid && argmax(hit.ox, hit.oy, c, n)[0] == y * w + x,
+             dy(hit.ox, hit.oy, c, n), make_zero(t));
+  k.reduction = sum;
+  k.rdom = taps;
+  k.output = Func("max_pool2d_grad");
+  k.output(x, y, c, n) = sum(x, y, c, n);
+  k.outputs = {k.output};
+  return k;
+}
+
+KernelFuncs avgPoolGrad(const KernelSpec &spec, Type t) {
+  KernelFuncs k;
+  Var x = k.x, y = k.y, c = k.c, n = k.n;
+  const Shape &outShape = spec.inputs[0], &inShape = spec.outputs[0];
+  ImageParam dy = shapedInput(outShape, "dy", t);
+  k.inputs = {dy};
+  RDom taps(0, int(spec.window[1]), 0, int(spec.window[0]), "taps");
+  WindowHit hit = windowHit(spec, outShape, x, y, taps);
+  Func sum("avg_pool_grad_sum");
+  sum(x, y, c, n) = make_zero(t);
+  sum(x, y, c, n) +=
+      select(hit.valid,
+             dy(hit.ox, hit.oy, c, n) /
+                 cast(t, poolDivisor(spec, inShape, hit.ox, hit.oy)),
+             make_zero(t));
+  k.reduction = sum;
+  k.rdom = taps;
+  k.output = Func("avg_pool2d_grad");
+  k.output(x, y, c, n) = sum(x, y, c, n);
+  k.outputs = {k.output};
+  return k;
+}
+
+KernelFuncs linearGrad(const KernelSpec &spec, Type t) {
+  KernelFuncs k;
+  Var &i = k.x, &j = k.y;
+  ImageParam dy = shapedInput(spec.inputs[0], "dy", t);
+  int rows = int(spec.inputs[0][0]), outs = int(spec.inputs[0][1]);
+  Func dot("dot");
+  dot(i, j) = make_zero(t);
+  if (spec.kind == KernelKind::LinearGradInput) {
+    // dx(k, n) = sum_m dy(m, n) w(k, m).
+    ImageParam weight = shapedInput(spec.inputs[1], "weight", t);
+    k.inputs = {dy, weight};
+    RDom r(0, outs, "r");
+    dot(i, j) += dy(r, j) * weight(i, r);
+    k.rdom = r;
+    k.output = Func("linear_grad_input");
+  } else {
+    // dw(k, m) = sum_n dy(m, n) x(k, n).
+    ImageParam input = shapedInput(spec.inputs[1], "input", t);
+    k.inputs = {dy, input};
+    RDom r(0, rows, "r");
+    dot(i, j) += dy(j, r) * input(i, r);
+    k.rdom = r;
+    k.output = Func("linear_grad_weight");
+  }
+  k.reduction = dot;
+  k.output(i, j) = dot(i, j);
+  k.outputs = {k.output};
+  return k;
+}
+
+KernelFuncs biasGrad(const KernelSpec &spec, Type t) {
+  KernelFuncs k;
+  const Shape &shape = spec.inputs[0];
+  ImageParam dy = shapedInput(shape, "dy", t);
+  k.inputs = {dy};
+  Var c = k.c;
+  k.output = Func("bias_grad");
+  if (shape.size() == 4) {
+    ChannelSum sum = channelSum(
+        shape, [&](Expr x, Expr y, Expr c, Expr n) -> std::vector<Expr> {
+          return {dy(x, y, c, n)};
+        }, t, "sum");
+    k.channelSums = {sum};
+    k.output(c) = sum.total(c);
+  } else {
+    // [N, C]: sum over n, vectorizable along c.
+    RDom r(0, int(shape[0]), "r");
+    Func sum("sum");
+    sum(c) = make_zero(t);
+    sum(c) += dy(c, r);
+    k.reduction = sum;
+    k.rdom = r;
+    k.output(c) = sum(c);
+  }
+  k.outputs = {k.output};
+  return k;
+}
+
+KernelFuncs crossEntropy(const KernelSpec &spec, Type t) {
+  KernelFuncs k;
+  Var c = k.x, n = k.y;
+  const Shape &shape = spec.inputs[0];
+  int batch = int(shape[0]), classes = int(shape[1]);
+  ImageParam logits = shapedInput(shape, "logits", t);
+  ImageParam labels = shapedInput(spec.inputs[1], "labels", Int(32));
+  k.inputs = {logits, labels};
+  RDom r(0, classes, "r");
+  Func largest("largest"), total("total");
+  largest(n) = t.min();
+  largest(n) = max(largest(n), logits(r, n));
+  total(n) = make_zero(t);
+  total(n) += exp(logits(r, n) - largest(n));
+  k.auxiliary = largest;
+  k.reduction = total;
+  Expr label = clamp(labels(n), 0, classes - 1);
+  if (spec.kind == KernelKind::CrossEntropy) {
+    Func perImage("per_image_loss");
+    perImage(n) = log(total(n)) + largest(n) - logits(label, n);
+    RDom images(0, batch, "images");
+    Func lossSum("loss_sum");
+    lossSum() = make_zero(t);
+    lossSum() += perImage(images);
+    k.rdom = images;
+    k.output = Func("softmax_cross_entropy");
+    k.output() = lossSum() / constant(t, double(batch));
+    k.outputs = {k.output};
+    return k;
+  }
+  k.output = Func("softmax_cross_entropy_grad");
+  Expr softmax = exp(logits(c, n) - largest(n)) / total(n);
+  k.output(c, n) =
+      (softmax - select(c == label, make_const(t, 1), make_zero(t))) /
+      constant(t, double(batch));
+  k.outputs = {k.output};
+  return k;
+}
+
+KernelFuncs trainingElementwise(const KernelSpec &spec, Type t) {
+  KernelFuncs k;
+  const Shape &shape = spec.outputs[0];
+  int rank = int(shape.size());
+  std::vector<Var> vars(rank);
+  std::vector<Expr> at(vars.begin(), vars.end());
+  k.output = Func(kernelKindName(spec.kind));
+  switch (spec.kind) {
+  case KernelKind::ReluGrad: {
+    ImageParam dy = shapedInput(spec.inputs[0], "dy", t);
+    ImageParam out = shapedInput(spec.inputs[1], "relu_output", t);
+    k.inputs = {dy, out};
+    k.output(vars) = select(out(at) > 0, dy(at), make_zero(t));
+    break;
+  }
+  case KernelKind::GlobalAvgPoolGrad: {
+    ImageParam dy = shapedInput(spec.inputs[0], "dy", t);
+    k.inputs = {dy};
+    Expr zero = 0;
+    k.output(vars) = dy(zero, zero, at[2], at[3]) /
+                     constant(t, double(shape[2] * shape[3]));
+    break;
+  }
+  case KernelKind::PadGrad: {
+    ImageParam dy = shapedInput(spec.inputs[0], "dy", t);
+    k.inputs = {dy};
+    std::vector<Expr> src(rank);
+    for (int d = 0; d < rank; ++d)
+      src[d] = at[d] + int(spec.low[rank - 1 - d]);
+    k.output(vars) = dy(src);
+    break;
+  }
+  case KernelKind::SgdUpdate: {
+    ImageParam param = shapedInput(spec.inputs[0], "param", t);
+    ImageParam grad = shapedInput(spec.inputs[1], "grad", t);
+    ImageParam buffer = shapedInput(spec.inputs[2], "momentum_buffer", t);
+    ImageParam lr = shapedInput(spec.inputs[3], "lr", t);
+    k.inputs = {param, grad, buffer, lr};
+    Expr p = param(at);
+    Expr d = grad(at);
+    if (spec.weightDecay != 0)
+      d += constant(t, spec.weightDecay) * p;
+    Expr m = constant(t, spec.momentum);
+    Expr newBuffer = m * buffer(at) + d;
+    Expr step = spec.nesterov ? d + m * newBuffer : newBuffer;
+    // One Tuple: both results may overwrite their inputs.
+    k.output(vars) = Tuple(p - lr(std::vector<Expr>{}) * step, newBuffer);
+    break;
+  }
+  default:
+    break;
+  }
+  k.outputs = {k.output};
+  return k;
+}
+
 } // namespace
 
-KernelFuncs defineKernel(const KernelSpec &spec) {
+KernelFuncs defineKernel(const KernelSpec &spec, Type type) {
+  KernelFuncs k;
   switch (spec.kind) {
   case KernelKind::FusedConv:
-    return fusedConv(spec);
+    k = fusedConv(spec, type);
+    break;
   case KernelKind::MaxPool:
   case KernelKind::AvgPool:
-    return pool(spec);
+    k = pool(spec, type);
+    break;
   case KernelKind::GlobalAvgPool:
-    return globalAvgPool(spec);
+    k = globalAvgPool(spec, type);
+    break;
   case KernelKind::Linear:
-    return linear(spec);
+    k = linear(spec, type);
+    break;
   case KernelKind::Softmax:
-    return softmax(spec);
+    k = softmax(spec, type);
+    break;
   case KernelKind::FoldBatchNorm:
-    return foldBatchNorm(spec);
+    k = foldBatchNorm(spec, type);
+    break;
   case KernelKind::Pad:
   case KernelKind::Add:
   case KernelKind::Relu:
   case KernelKind::BatchNorm:
-    return elementwise(spec);
+    k = elementwise(spec, type);
+    break;
+  case KernelKind::BatchNormTrain:
+    k = batchNormTrain(spec, type);
+    break;
+  case KernelKind::BatchNormGrad:
+    k = batchNormGrad(spec, type);
+    break;
+  case KernelKind::RunningStats:
+    k = runningStats(spec, type);
+    break;
+  case KernelKind::ConvGradInput:
+    k = convGradInput(spec, type);
+    break;
+  case KernelKind::ConvGradWeight:
+    k = convGradWeight(spec, type);
+    break;
+  case KernelKind::MaxPoolGrad:
+    k = maxPoolGrad(spec, type);
+    break;
+  case KernelKind::AvgPoolGrad:
+    k = avgPoolGrad(spec, type);
+    break;
+  case KernelKind::LinearGradInput:
+  case KernelKind::LinearGradWeight:
+    k = linearGrad(spec, type);
+    break;
+  case KernelKind::BiasGrad:
+    k = biasGrad(spec, type);
+    break;
+  case KernelKind::CrossEntropy:
+  case KernelKind::CrossEntropyGrad:
+    k = crossEntropy(spec, type);
+    break;
+  case KernelKind::ReluGrad:
+  case KernelKind::GlobalAvgPoolGrad:
+  case KernelKind::PadGrad:
+  case KernelKind::SgdUpdate:
+    k = trainingElementwise(spec, type);
+    break;
   }
-  return {};
+  if (k.outputs.empty())
+    k.outputs = {k.output};
+  return k;
 }
 
 } // namespace algorithms

@@ -17,18 +17,33 @@
 namespace resnetc {
 namespace algorithms {
 
+/// A per-channel sum over (x, y, n) of an NCHW tensor, in two stages so a
+/// schedule can vectorize along the contiguous x: `partial(x, c)` sums each
+/// column over y and n, `total(c)` sums the columns. Tuple-valued where
+/// one pass computes several sums.
+struct ChannelSum {
+  Halide::Func partial, total;
+};
+
 /// The Funcs of a kernel that a schedule refers to, and its arguments in
-/// the order the compiled function takes them (inputs, then the output).
+/// the order the compiled function takes them (inputs, then the outputs).
 struct KernelFuncs {
+  /// The first (often only) result.
   Halide::Func output;
+  /// Every result Func in result order, `output` first. A Tuple-valued Func
+  /// stands for as many consecutive results as it has elements: kernels
+  /// whose results alias their inputs (in-place updates) compute them all
+  /// in one Tuple, so that each element is read before any is written.
+  std::vector<Halide::Func> outputs;
   /// The reduction stage where there is one (convolution, linear, pools).
   Halide::Func reduction;
   /// The padded input of a convolution or pool, when it pads.
   Halide::Func padded;
-  /// The second result of a two-result kernel (fold_batch_norm's bias).
-  Halide::Func secondOutput;
-  /// A second reduction stage (softmax's running maximum).
+  /// A second reduction stage (softmax's running maximum, the per-channel
+  /// partial sums of a batch statistic).
   Halide::Func auxiliary;
+  /// Batch statistics and bias gradients, in definition order.
+  std::vector<ChannelSum> channelSums;
   /// The reduction domain of `reduction`.
   Halide::RDom rdom;
   std::vector<Halide::ImageParam> inputs;
@@ -37,12 +52,20 @@ struct KernelFuncs {
 
 /// An ImageParam of `shape` (row-major) with its extents fixed, so the
 /// generated code is specialized to the exact shape.
-Halide::ImageParam shapedInput(const Shape &shape, const std::string &name);
+Halide::ImageParam shapedInput(const Shape &shape, const std::string &name,
+                               Halide::Type type = Halide::Float(32));
 
 /// Declares the output's extents and dense layout to Halide.
 void constrainOutput(Halide::Func output, const Shape &shape);
 
-KernelFuncs defineKernel(const KernelSpec &spec);
+/// Declares every result of `funcs.outputs` (Tuple elements in order) to
+/// have the shape of the matching entry of `spec.outputs`.
+void constrainOutputs(const KernelFuncs &funcs, const KernelSpec &spec);
+
+/// The kernel's algorithm with `type` as its element type (labels stay
+/// int32). Float(64) instantiations serve the gradient checks.
+KernelFuncs defineKernel(const KernelSpec &spec,
+                         Halide::Type type = Halide::Float(32));
 
 } // namespace algorithms
 } // namespace resnetc

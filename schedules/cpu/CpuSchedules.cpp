@@ -143,22 +143,254 @@ void scheduleElementwise(Func f, int rank, int64_t innerExtent,
     f.vectorize(args[0], p.vectorWidth, TailStrategy::GuardWithIf);
 }
 
+//===----------------------------------------------------------------------===//
+// Training kernels
+//===----------------------------------------------------------------------===//
+
+/// Whether dx of a convolution is a plain pointwise product of dy (1x1,
+/// stride 1, no padding): then dy needs no zero-padded band.
+bool gradInputIsPointwise(const KernelSpec &spec) {
+  const Shape &w = spec.inputs[1];
+  return w[2] == 1 && w[3] == 1 && spec.stride[0] == 1 &&
+         spec.stride[1] == 1 && !padsInput(spec);
+}
+
+/// Columns and rows of the spread dy one row of dx reads.
+std::pair<int64_t, int64_t> gradInputBand(const KernelSpec &spec) {
+  const Shape &dx = spec.outputs[0], &w = spec.inputs[1];
+  return {dx[3] + (w[3] - 1) * spec.dilation[1],
+          (w[2] - 1) * spec.dilation[0] + 1};
+}
+
+/// Vectorized along x, accumulated across rows and images per channel,
+/// parallel over channels.
+void scheduleChannelSum(algorithms::ChannelSum sum, int64_t width,
+                        const ScheduleParams &p) {
+  Var c = sum.total.args()[0], x = sum.partial.args()[0];
+  int lanes = lanesFor(width, p.vectorWidth);
+  sum.total.compute_root().parallel(c);
+  sum.total.update().parallel(c);
+  sum.partial.compute_at(sum.total, c)
+      .vectorize(x, lanes, TailStrategy::GuardWithIf);
+  sum.partial.update().vectorize(x, lanes, TailStrategy::GuardWithIf);
+}
+
+/// Parallel over (c, n), vectorized along x: an NCHW pointwise result.
+void scheduleActivation(Func f, int64_t width, const ScheduleParams &p,
+                        Var &fused) {
+  std::vector<Var> v = f.args();
+  f.fuse(v[2], v[3], fused).parallel(fused).vectorize(
+      v[0], lanesFor(width, p.vectorWidth), TailStrategy::GuardWithIf);
+}
+
+/// Pointwise kernels on dense buffers of any rank: short inner dimensions
+/// (3x3 weights) are fused until a row holds a few vectors, so SGD on
+/// convolution weights runs vectorized.
+void scheduleDense(Func f, const Shape &shape, const ScheduleParams &p) {
+  int rank = int(shape.size());
+  if (rank == 0)
+    return;
+  std::vector<Var> v = f.args();
+  Var inner = v[0];
+  int64_t extent = shape[rank - 1];
+  int d = 1;
+  for (; d < rank && extent < 4 * p.vectorWidth; ++d) {
+    f.fuse(inner, v[d], inner);
+    extent *= shape[rank - 1 - d];
+  }
+  // Parallel over what is left outside, or over chunks of the row.
+  if (d < rank) {
+    Var outer = v[rank - 1];
+    for (int e = rank - 2; e >= d; --e)
+      f.fuse(v[e], outer, outer);
+    f.parallel(outer);
+  } else if (extent >= 4096) {
+    Var chunk("chunk"), lane("lane");
+    f.split(inner, chunk, inner, 1024, TailStrategy::GuardWithIf)
+        .parallel(chunk);
+  }
+  if (extent >= p.vectorWidth)
+    f.vectorize(inner, p.vectorWidth, TailStrategy::GuardWithIf);
+}
+
+void scheduleConvGradInput(algorithms::KernelFuncs &k, const KernelSpec &spec,
+                           const ScheduleParams &p) {
+  const Shape &dx = spec.outputs[0];
+  int64_t width = dx[3];
+  int lanes = lanesFor(width, p.vectorWidth);
+  int tileX = lanes * p.tileVectors;
+  Var xo("xo"), xi("xi"), co("co"), ci("ci"), t("t");
+  TailStrategy tail =
+      width % tileX == 0 ? TailStrategy::RoundUp : TailStrategy::ShiftInwards;
+  // As the forward convolution: a register tile of input channels x one
+  // row segment, accumulated over taps and output channels.
+  k.output.split(k.x, xo, xi, tileX, tail)
+      .split(k.c, co, ci, p.tileChannels)
+      .reorder(xi, ci, xo, co, k.y, k.n)
+      .vectorize(xi, lanes)
+      .unroll(ci)
+      .fuse(k.y, k.n, t)
+      .parallel(t);
+  k.reduction.compute_at(k.output, xo).vectorize(k.x, lanes).unroll(k.c);
+  k.reduction.update()
+      .reorder(k.x, k.c, k.rdom.x, k.rdom.y, k.rdom.z, k.y, k.n)
+      .vectorize(k.x, lanes)
+      .unroll(k.c);
+  if (!gradInputIsPointwise(spec)) {
+    // The spread, zero-padded dy rows one dx row reads, once per row.
+    std::vector<Var> v = k.padded.args();
+    auto [bandWidth, bandRows] = gradInputBand(spec);
+    k.padded.compute_at(k.output, t)
+        .bound_extent(v[0], int(bandWidth))
+        .bound_extent(v[1], int(bandRows))
+        .bound_extent(v[2], int(spec.inputs[0][1]))
+        .vectorize(v[0], lanes, TailStrategy::GuardWithIf);
+  }
+}
+
+void scheduleConvGradWeight(algorithms::KernelFuncs &k, const KernelSpec &spec,
+                            const ScheduleParams &p) {
+  const Shape &w = spec.outputs[0], &dy = spec.inputs[1];
+  int lanes = lanesFor(dy[3], p.vectorWidth);
+  int tileO = largestDivisor(w[0], {2});
+  Func dw = k.output, column = k.auxiliary;
+  Var kx = k.x, ky = k.y, ci = k.c, o = k.n;
+  Var oo("oo"), oi("oi");
+  dw.update().split(o, oo, oi, tileO).reorder(kx, ky, oi, ci, oo).parallel(oo);
+  // Per weight tile: partial sums per output column in vectors, the taps
+  // and output channels of the tile in registers, over every row and
+  // image; then across columns.
+  std::vector<Var> v = column.args(); // ox, kx, ky, ci, o
+  Var xo("xo"), xi("xi");
+  column.compute_at(dw, ci).vectorize(v[0], lanes, TailStrategy::GuardWithIf);
+  column.update()
+      .split(v[0], xo, xi, lanes, TailStrategy::GuardWithIf)
+      .reorder(xi, v[1], v[2], v[4], k.rdom.x, k.rdom.y, xo, v[3])
+      .vectorize(xi)
+      .unroll(v[1])
+      .unroll(v[2])
+      .unroll(v[4]);
+}
+
+void schedulePoolGrad(algorithms::KernelFuncs &k, const KernelSpec &spec,
+                      const ScheduleParams &p) {
+  int64_t width = spec.outputs[0][3];
+  int lanes = lanesFor(width, p.vectorWidth);
+  Var t("t");
+  scheduleActivation(k.output, width, p, t);
+  k.reduction.compute_at(k.output, k.x);
+  if (spec.kind == KernelKind::MaxPoolGrad) {
+    // Each window's maximum once per (c, n) plane.
+    std::vector<Var> v = k.auxiliary.args();
+    int outLanes = lanesFor(spec.inputs[0][3], p.vectorWidth);
+    k.auxiliary.compute_at(k.output, t).vectorize(v[0], outLanes,
+                                                  TailStrategy::GuardWithIf);
+    k.auxiliary.update().vectorize(v[0], outLanes, TailStrategy::GuardWithIf);
+  }
+  (void)lanes;
+}
+
+void scheduleLinearGrad(algorithms::KernelFuncs &k, const KernelSpec &spec,
+                        const ScheduleParams &p) {
+  // Vectorized along the contiguous k of the weight or input rows.
+  int64_t width = spec.outputs[0][1];
+  int lanes = lanesFor(width, p.vectorWidth);
+  Var xo("xo"), xi("xi");
+  // Tails shift inwards, so the reduction always has whole vectors.
+  k.output.split(k.x, xo, xi, lanes, TailStrategy::ShiftInwards)
+      .vectorize(xi)
+      .parallel(k.y);
+  k.reduction.compute_at(k.output, xo).vectorize(k.x);
+  k.reduction.update().vectorize(k.x);
+}
+
+void scheduleTraining(algorithms::KernelFuncs &k, const KernelSpec &spec,
+                      const ScheduleParams &p) {
+  const Shape &out = spec.outputs[0];
+  Var t("t");
+  switch (spec.kind) {
+  case KernelKind::BatchNormTrain:
+  case KernelKind::BatchNormGrad:
+    for (const algorithms::ChannelSum &sum : k.channelSums)
+      scheduleChannelSum(sum, spec.inputs[0][3], p);
+    scheduleActivation(k.output, out[3], p, t);
+    return;
+  case KernelKind::BiasGrad:
+    if (!k.channelSums.empty()) {
+      scheduleChannelSum(k.channelSums[0], spec.inputs[0][3], p);
+      return;
+    }
+    k.output.vectorize(k.c, lanesFor(out[0], p.vectorWidth),
+                       TailStrategy::ShiftInwards);
+    k.reduction.compute_at(k.output, k.c).vectorize(k.c);
+    k.reduction.update().vectorize(k.c);
+    return;
+  case KernelKind::ConvGradInput:
+    return scheduleConvGradInput(k, spec, p);
+  case KernelKind::ConvGradWeight:
+    return scheduleConvGradWeight(k, spec, p);
+  case KernelKind::MaxPoolGrad:
+  case KernelKind::AvgPoolGrad:
+    return schedulePoolGrad(k, spec, p);
+  case KernelKind::LinearGradInput:
+  case KernelKind::LinearGradWeight:
+    return scheduleLinearGrad(k, spec, p);
+  case KernelKind::CrossEntropy:
+  case KernelKind::CrossEntropyGrad:
+    k.auxiliary.compute_root();
+    k.reduction.compute_root();
+    if (spec.kind == KernelKind::CrossEntropyGrad)
+      scheduleDense(k.output, out, p);
+    return;
+  case KernelKind::RunningStats:
+  case KernelKind::ReluGrad:
+  case KernelKind::PadGrad:
+  case KernelKind::SgdUpdate:
+    return scheduleDense(k.output, out, p);
+  case KernelKind::GlobalAvgPoolGrad:
+    return scheduleActivation(k.output, out[3], p, t);
+  default:
+    return;
+  }
+}
+
 } // namespace
 
-int64_t paddedBandBytes(const KernelSpec &spec) {
-  if (spec.kind != KernelKind::FusedConv || !padsInput(spec))
-    return 0;
-  auto [width, rows] = paddedBand(spec);
+int64_t taskScratchBytes(const KernelSpec &spec) {
   // Halide pads an allocation a little for vector loads that run past its
   // end (12 bytes measured); 1 KB covers that with room.
-  return width * rows * spec.inputs[0][1] * int64_t(sizeof(float)) + 1024;
+  constexpr int64_t kSlack = 1024;
+  switch (spec.kind) {
+  case KernelKind::FusedConv: {
+    if (!padsInput(spec))
+      return 0;
+    auto [width, rows] = paddedBand(spec);
+    return width * rows * spec.inputs[0][1] * int64_t(sizeof(float)) + kSlack;
+  }
+  case KernelKind::ConvGradInput: {
+    if (gradInputIsPointwise(spec))
+      return 0;
+    auto [width, rows] = gradInputBand(spec);
+    return width * rows * spec.inputs[0][1] * int64_t(sizeof(float)) + kSlack;
+  }
+  case KernelKind::MaxPoolGrad: {
+    // Index and value of every window of one (c, n) plane, rounded up to
+    // whole vectors.
+    const Shape &dy = spec.inputs[0];
+    return (dy[3] + 16) * dy[2] * 2 * int64_t(sizeof(float)) + kSlack;
+  }
+  default:
+    return 0;
+  }
 }
 
 ScheduleParams defaultCpuSchedule(const KernelSpec &spec,
                                   const Target &target) {
   ScheduleParams p;
   p.vectorWidth = target.natural_vector_size<float>();
-  if (spec.kind == KernelKind::FusedConv) {
+  if (spec.kind == KernelKind::FusedConv ||
+      spec.kind == KernelKind::ConvGradInput) {
+    // (The input gradient is a convolution too, over dx's channels.)
     int64_t outChannels = spec.outputs[0][1];
     // Enough accumulators to hide the FMA latency, few enough to stay in
     // registers: 32 zmm (AVX-512) or 16 ymm (AVX2).
@@ -204,6 +436,8 @@ void scheduleCpu(algorithms::KernelFuncs &k, const KernelSpec &spec,
                         shape.empty() ? 1 : shape.back(), p);
     return;
   }
+  default:
+    return scheduleTraining(k, spec, p);
   }
 }
 

@@ -38,9 +38,10 @@ struct ScheduleParams {
 ScheduleParams defaultCpuSchedule(const KernelSpec &spec,
                                   const Halide::Target &target);
 
-/// Bytes of the zero-padded input band a padding convolution's task keeps
-/// (0 for other kernels).
-int64_t paddedBandBytes(const KernelSpec &spec);
+/// Bytes one task of the kernel allocates from the heap: the zero-padded
+/// input band of a padding convolution (or of dy, for its input gradient),
+/// a max pool gradient's window maxima; 0 for other kernels.
+int64_t taskScratchBytes(const KernelSpec &spec);
 
 void scheduleCpu(algorithms::KernelFuncs &funcs, const KernelSpec &spec,
                  const ScheduleParams &params);

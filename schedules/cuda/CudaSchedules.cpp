@@ -68,8 +68,8 @@ void scheduleCuda(algorithms::KernelFuncs &k, const KernelSpec &spec,
     gpuFlat(k.output);
     return;
   case KernelKind::FoldBatchNorm:
-    gpuFlat(k.output);
-    gpuFlat(k.secondOutput);
+    for (Func f : k.outputs)
+      gpuFlat(f);
     return;
   case KernelKind::Pad:
   case KernelKind::Add:
