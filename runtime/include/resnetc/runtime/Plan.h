@@ -16,7 +16,7 @@ extern "C" {
 #endif
 
 #define RN_MAX_RANK 4
-#define RN_MAX_ARGS 8
+#define RN_MAX_ARGS 12
 
 /** A compiled Halide kernel, called with halide_buffer_t pointers. */
 typedef int (*rn_kernel_fn)(void **args);
