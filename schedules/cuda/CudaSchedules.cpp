@@ -30,6 +30,10 @@ void gpuFlat(Func f) {
   std::vector<Var> args = f.args();
   Var all("all"), block("block"), thread("thread");
   Func g = f;
+  if (args.empty()) {
+    g.gpu_single_thread();
+    return;
+  }
   if (args.size() == 1) {
     g.gpu_tile(args[0], block, thread, 128, TailStrategy::GuardWithIf);
     return;
@@ -38,6 +42,81 @@ void gpuFlat(Func f) {
   for (size_t i = 1; i < args.size(); ++i)
     g.fuse(fused, args[i], fused);
   g.gpu_tile(fused, block, thread, 128, TailStrategy::GuardWithIf);
+}
+
+/// gpuFlat for every stage of a Func with update definitions too (each
+/// thread reduces its own elements).
+void gpuFlatStages(Func f) {
+  gpuFlat(f);
+  std::vector<Var> args = f.args();
+  Var block("block"), thread("thread");
+  for (int u = 0; u < f.num_update_definitions(); ++u) {
+    Stage s = f.update(u);
+    if (args.empty()) {
+      s.gpu_single_thread();
+      continue;
+    }
+    Var fused = args[0];
+    for (size_t i = 1; i < args.size(); ++i)
+      s.fuse(fused, args[i], fused);
+    s.gpu_tile(fused, block, thread, 128, TailStrategy::GuardWithIf);
+  }
+}
+
+/// The training kernels: simple, correct first schedules (one thread per
+/// result element, reductions serial in the thread).
+void scheduleTrainingCuda(algorithms::KernelFuncs &k, const KernelSpec &spec,
+                          const GpuScheduleParams &p) {
+  Var xo("xo"), yo("yo"), co("co"), xi("xi"), yi("yi"), ci("ci");
+  Var thread("thread");
+  for (algorithms::ChannelSum sum : k.channelSums) {
+    sum.total.compute_root();
+    gpuFlatStages(sum.total);
+  }
+  switch (spec.kind) {
+  case KernelKind::ConvGradInput:
+  case KernelKind::MaxPoolGrad:
+  case KernelKind::AvgPoolGrad:
+    if (spec.kind == KernelKind::MaxPoolGrad) {
+      k.auxiliary.compute_root();
+      gpuFlatStages(k.auxiliary);
+    }
+    k.output.gpu_tile(k.x, k.y, k.c, xo, yo, co, xi, yi, ci, p.blockX,
+                      p.blockY, p.blockChannels, TailStrategy::GuardWithIf);
+    k.reduction.compute_at(k.output, xi);
+    return;
+  case KernelKind::ConvGradWeight:
+    gpuFlatStages(k.output);
+    k.auxiliary.compute_at(k.output, thread);
+    return;
+  case KernelKind::LinearGradInput:
+  case KernelKind::LinearGradWeight:
+    k.output.gpu_tile(k.x, k.y, xo, yo, xi, yi, 32, 4,
+                      TailStrategy::GuardWithIf);
+    k.reduction.compute_at(k.output, xi);
+    return;
+  case KernelKind::BiasGrad:
+    gpuFlat(k.output);
+    if (k.channelSums.empty())
+      k.reduction.compute_at(k.output, thread);
+    return;
+  case KernelKind::CrossEntropy:
+    k.output.gpu_single_thread();
+    return;
+  case KernelKind::CrossEntropyGrad:
+    k.auxiliary.compute_root();
+    gpuFlatStages(k.auxiliary);
+    k.reduction.compute_root();
+    gpuFlatStages(k.reduction);
+    gpuFlat(k.output);
+    return;
+  default:
+    // Pointwise results (batch norm's, running statistics, SGD, ReLU,
+    // pad and global pool gradients).
+    for (Func f : k.outputs)
+      gpuFlat(f);
+    return;
+  }
 }
 } // namespace
 
@@ -77,6 +156,8 @@ void scheduleCuda(algorithms::KernelFuncs &k, const KernelSpec &spec,
   case KernelKind::BatchNorm:
     gpuFlat(k.output);
     return;
+  default:
+    return scheduleTrainingCuda(k, spec, p);
   }
 }
 

@@ -13,6 +13,7 @@
 #include "schedules/Kernels.h"
 #include "schedules/algorithms/Algorithms.h"
 #include "schedules/cpu/CpuSchedules.h"
+#include "schedules/cuda/CudaSchedules.h"
 
 #include "Halide.h"
 
@@ -20,6 +21,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <functional>
 #include <random>
@@ -52,18 +54,25 @@ Buf copyOf(const Buf &b) {
   return c;
 }
 
-/// A kernel's algorithm compiled by the JIT, optionally with its CPU
-/// schedule.
+enum class Schedule { None, Cpu, Cuda };
+
+/// A kernel's algorithm compiled by the JIT, optionally with its CPU or
+/// CUDA schedule.
 class Jit {
 public:
   Jit(const KernelSpec &spec, Type type = Halide::Float(64),
-      bool schedule = false)
+      Schedule schedule = Schedule::None)
       : spec(spec), type(type) {
     Halide::Target host = Halide::get_host_target();
     funcs = algorithms::defineKernel(spec, type);
-    if (schedule)
+    if (schedule == Schedule::Cpu)
       schedules::scheduleCpu(funcs, spec,
                              schedules::defaultCpuSchedule(spec, host));
+    if (schedule == Schedule::Cuda) {
+      host = host.with_feature(Halide::Target::CUDA);
+      schedules::scheduleCuda(funcs, spec,
+                              schedules::defaultCudaSchedule(spec));
+    }
     algorithms::constrainOutputs(funcs, spec);
     pipeline = Halide::Pipeline(funcs.outputs);
     pipeline.compile_jit(host);
@@ -80,6 +89,8 @@ public:
         outputs.push_back(Buffer<>(type, halideSizes(shape)));
     Halide::Realization r(outputs);
     pipeline.realize(r);
+    for (Buffer<> &b : outputs)
+      b.copy_to_host();
     return outputs;
   }
 
@@ -807,7 +818,7 @@ std::vector<Buf> operandsFor(const KernelSpec &spec, std::mt19937 &rng,
   return inputs;
 }
 
-TEST(GradCheck, ScheduledFloat32MatchesFloat64) {
+void expectScheduledMatch(Schedule schedule) {
   std::mt19937 rng(53);
   for (const KernelSpec &spec : scheduledSpecs()) {
     SCOPED_TRACE(spec.key());
@@ -825,7 +836,7 @@ TEST(GradCheck, ScheduledFloat32MatchesFloat64) {
     std::vector<Buffer<>> want = Jit(spec).run(wide);
     std::vector<Buffer<>> got;
     try {
-      got = Jit(spec, Halide::Float(32), /*schedule=*/true).run(narrow);
+      got = Jit(spec, Halide::Float(32), schedule).run(narrow);
     } catch (const Halide::Error &e) {
       ADD_FAILURE() << "schedule: " << e.what();
       continue;
@@ -842,6 +853,18 @@ TEST(GradCheck, ScheduledFloat32MatchesFloat64) {
       EXPECT_LE(err, 1e-5 * std::max(largest, 1e-30)) << "result " << r;
     }
   }
+}
+
+TEST(GradCheck, ScheduledFloat32MatchesFloat64) {
+  expectScheduledMatch(Schedule::Cpu);
+}
+
+/// Runs the CUDA schedules where a GPU is (RESNETC_TEST_CUDA=1).
+TEST(GradCheck, CudaFloat32MatchesFloat64) {
+  const char *enabled = std::getenv("RESNETC_TEST_CUDA");
+  if (!enabled || std::string(enabled) != "1")
+    GTEST_SKIP() << "set RESNETC_TEST_CUDA=1 on a machine with a GPU";
+  expectScheduledMatch(Schedule::Cuda);
 }
 
 TEST(GradCheck, TrainingKernelsCompileForCuda) {
