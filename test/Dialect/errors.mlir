@@ -323,3 +323,76 @@ func.func @loss_labels_count(%x: tensor<2x10xf32>, %l: tensor<3xi32>) {
   %z = resnet.softmax_cross_entropy %x, %l : tensor<2x10xf32>, tensor<3xi32>
   return
 }
+
+// -----
+
+// The gradient of a strided convolution must fit the forward shapes.
+func.func @conv_grad_input(%dy: tensor<1x8x5x5xf32>, %w: tensor<8x4x3x3xf32>) {
+  // expected-error @+1 {{dy must have the forward result's shape [1, 8, 4, 4], got [1, 8, 5, 5]}}
+  %dx = resnet.conv2d_grad_input %dy, %w {stride = array<i64: 2, 2>} : (tensor<1x8x5x5xf32>, tensor<8x4x3x3xf32>) -> tensor<1x4x9x9xf32>
+  return
+}
+
+// -----
+
+func.func @conv_grad_weight(%x: tensor<1x4x9x9xf32>, %dy: tensor<1x8x7x7xf32>) {
+  // expected-error @+1 {{input has 4 channels but the weight expects 3 per group}}
+  %dw = resnet.conv2d_grad_weight %x, %dy : (tensor<1x4x9x9xf32>, tensor<1x8x7x7xf32>) -> tensor<8x3x3x3xf32>
+  return
+}
+
+// -----
+
+func.func @bn_grad(%x: tensor<1x4x3x3xf32>, %c: tensor<4xf32>, %c5: tensor<5xf32>) {
+  // expected-error @+1 {{weight, mean and var must have 4 elements (one per channel), got 5}}
+  %a, %b, %d = resnet.batch_norm_grad %x, %x, %c, %c5, %c : (tensor<1x4x3x3xf32>, tensor<1x4x3x3xf32>, tensor<4xf32>, tensor<5xf32>, tensor<4xf32>) -> (tensor<1x4x3x3xf32>, tensor<4xf32>, tensor<4xf32>)
+  return
+}
+
+// -----
+
+func.func @stats(%c: tensor<4xf32>) {
+  // expected-error @+1 {{count must be at least 2}}
+  %a, %b = resnet.running_stats_update %c, %c, %c, %c {momentum = 0.1 : f64, count = 1 : i64} : (tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>) -> (tensor<4xf32>, tensor<4xf32>)
+  return
+}
+
+// -----
+
+func.func @sgd(%p: tensor<4xf32>, %lr: tensor<1xf32>) {
+  // expected-error @+1 {{lr must be a 0-D tensor}}
+  %a, %b = resnet.sgd_update %p, %p, %p, %lr : (tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<1xf32>) -> (tensor<4xf32>, tensor<4xf32>)
+  return
+}
+
+// -----
+
+func.func @nesterov(%p: tensor<4xf32>, %lr: tensor<f32>) {
+  // expected-error @+1 {{nesterov needs a positive momentum}}
+  %a, %b = resnet.sgd_update %p, %p, %p, %lr {nesterov} : (tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<f32>) -> (tensor<4xf32>, tensor<4xf32>)
+  return
+}
+
+// -----
+
+func.func @pad_grad(%dy: tensor<1x8x3x3xf32>) {
+  // expected-error @+1 {{dinput [1, 5, 3, 3] padded by low [0, 2, 0, 0] and high [0, 2, 0, 0] must give dy [1, 8, 3, 3]}}
+  %dx = resnet.pad_grad %dy {low = array<i64: 0, 2, 0, 0>, high = array<i64: 0, 2, 0, 0>} : (tensor<1x8x3x3xf32>) -> tensor<1x5x3x3xf32>
+  return
+}
+
+// -----
+
+func.func @reshape(%x: tensor<2x3xf32>) {
+  // expected-error @+1 {{cannot reshape 6 elements to [7]}}
+  %y = resnet.reshape %x : (tensor<2x3xf32>) -> tensor<7xf32>
+  return
+}
+
+// -----
+
+func.func @ce_grad(%l: tensor<2x10xf32>, %y: tensor<3xi32>) {
+  // expected-error @+1 {{labels must have one entry per batch row (2), got 3}}
+  %d = resnet.softmax_cross_entropy_grad %l, %y : (tensor<2x10xf32>, tensor<3xi32>) -> tensor<2x10xf32>
+  return
+}
