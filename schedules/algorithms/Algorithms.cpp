@@ -615,17 +615,16 @@ KernelFuncs maxPoolGrad(const KernelSpec &spec, Type t) {
             select(better, value, argmax(ox, oy, c, n)[1]));
   k.auxiliary = argmax;
 
-  RDom taps(0, kw, 0, kh, "taps");
-  WindowHit hit = windowHit(spec, outShape, x, y, taps);
-  Func sum("max_pool_grad_sum");
-  sum(x, y, c, n) = make_zero(t);
-  sum(x, y, c, n) +=
-      select(hit.valid && argmax(hit.ox, hit.oy, c, n)[0] == y * w + x,
-             dy(hit.ox, hit.oy, c, n), make_zero(t));
-  k.reduction = sum;
-  k.rdom = taps;
+  // Each window adds its dy to its maximum: a scatter over the windows,
+  // with every (c, n) plane independent.
+  RDom windows(0, int(outShape[3]), 0, int(outShape[2]), "windows");
+  Expr at = argmax(windows.x, windows.y, c, n)[0];
   k.output = Func("max_pool2d_grad");
-  k.output(x, y, c, n) = sum(x, y, c, n);
+  k.output(x, y, c, n) = make_zero(t);
+  k.output(at % w, clamp(at / w, 0, h - 1), c, n) +=
+      dy(windows.x, windows.y, c, n);
+  k.reduction = k.output;
+  k.rdom = windows;
   k.outputs = {k.output};
   return k;
 }

@@ -278,15 +278,18 @@ void schedulePoolGrad(algorithms::KernelFuncs &k, const KernelSpec &spec,
   int lanes = lanesFor(width, p.vectorWidth);
   Var t("t");
   scheduleActivation(k.output, width, p, t);
-  k.reduction.compute_at(k.output, k.x);
-  if (spec.kind == KernelKind::MaxPoolGrad) {
-    // Each window's maximum once per (c, n) plane.
-    std::vector<Var> v = k.auxiliary.args();
-    int outLanes = lanesFor(spec.inputs[0][3], p.vectorWidth);
-    k.auxiliary.compute_at(k.output, t).vectorize(v[0], outLanes,
-                                                  TailStrategy::GuardWithIf);
-    k.auxiliary.update().vectorize(v[0], outLanes, TailStrategy::GuardWithIf);
+  if (spec.kind == KernelKind::AvgPoolGrad) {
+    k.reduction.compute_at(k.output, k.x);
+    return;
   }
+  // Max pool: zero the plane, find each window's maximum, scatter dy into
+  // it, one (c, n) plane per task.
+  k.output.update().fuse(k.c, k.n, t).parallel(t);
+  std::vector<Var> v = k.auxiliary.args();
+  int outLanes = lanesFor(spec.inputs[0][3], p.vectorWidth);
+  k.auxiliary.compute_at(k.output, t).vectorize(v[0], outLanes,
+                                                TailStrategy::GuardWithIf);
+  k.auxiliary.update().vectorize(v[0], outLanes, TailStrategy::GuardWithIf);
   (void)lanes;
 }
 

@@ -74,13 +74,17 @@ void scheduleTrainingCuda(algorithms::KernelFuncs &k, const KernelSpec &spec,
     gpuFlatStages(sum.total);
   }
   switch (spec.kind) {
+  case KernelKind::MaxPoolGrad: {
+    // One thread per (c, n) plane scatters its windows (a first schedule).
+    gpuFlat(k.output);
+    Var plane("plane"), block("block");
+    k.output.update().fuse(k.c, k.n, plane).gpu_tile(
+        plane, block, thread, 64, TailStrategy::GuardWithIf);
+    k.auxiliary.compute_at(k.output, thread);
+    return;
+  }
   case KernelKind::ConvGradInput:
-  case KernelKind::MaxPoolGrad:
   case KernelKind::AvgPoolGrad:
-    if (spec.kind == KernelKind::MaxPoolGrad) {
-      k.auxiliary.compute_root();
-      gpuFlatStages(k.auxiliary);
-    }
     k.output.gpu_tile(k.x, k.y, k.c, xo, yo, co, xi, yi, ci, p.blockX,
                       p.blockY, p.blockChannels, TailStrategy::GuardWithIf);
     k.reduction.compute_at(k.output, xi);
