@@ -166,7 +166,8 @@ public:
         for (auto [i, value] : llvm::enumerate(ret.getOperands())) {
           auto name = init.getResultAttrOfType<StringAttr>(i, "resnet.name");
           if (!name)
-            return init.emitError("@init result ") << i << " has no resnet.name";
+            return init.emitError("@init result ")
+                   << i << " has no resnet.name";
           FailureOr<int> buffer = bufferOf(value, ret);
           if (failed(buffer))
             return failure();
@@ -213,7 +214,8 @@ public:
         plan.outputBuffer = *output;
         continue;
       }
-      auto offsets = op.getAttrOfType<DenseI64ArrayAttr>("resnet.arena_offsets");
+      auto offsets =
+          op.getAttrOfType<DenseI64ArrayAttr>("resnet.arena_offsets");
       if (!offsets || offsets.size() != int64_t(op.getNumResults()))
         return op.emitError("no arena offsets (run resnet-plan-memory)");
       for (auto [result, offset] :
@@ -246,10 +248,10 @@ public:
                             "(run resnet-plan-memory)");
     plan.arenaBytes = std::max(plan.arenaBytes, arena.getInt());
     Block &body = step.getBody().front();
-    plan.trainInputBuffer = addBuffer(PlanBuffer::Input, 0,
-                                      shapeOf(body.getArgument(0)));
-    plan.labelsBuffer = addBuffer(PlanBuffer::Labels, 0,
-                                  shapeOf(body.getArgument(1)));
+    plan.trainInputBuffer =
+        addBuffer(PlanBuffer::Input, 0, shapeOf(body.getArgument(0)));
+    plan.labelsBuffer =
+        addBuffer(PlanBuffer::Labels, 0, shapeOf(body.getArgument(1)));
     plan.lrBuffer = addBuffer(PlanBuffer::Lr, 0, shapeOf(body.getArgument(2)));
     for (int i = 0; i < 3; ++i)
       buffers[body.getArgument(i)] = plan.trainInputBuffer + i;
@@ -278,7 +280,8 @@ public:
         plan.lossBuffer = *loss;
         continue;
       }
-      auto offsets = op.getAttrOfType<DenseI64ArrayAttr>("resnet.arena_offsets");
+      auto offsets =
+          op.getAttrOfType<DenseI64ArrayAttr>("resnet.arena_offsets");
       if (!offsets || offsets.size() != int64_t(op.getNumResults()))
         return op.emitError("no arena offsets (run resnet-plan-memory)");
       for (auto [result, offset] :
@@ -289,14 +292,13 @@ public:
           continue;
         }
         auto update = updateOf.find(result);
-        auto index = update == updateOf.end()
-                         ? paramIndex.end()
-                         : paramIndex.find(update->second);
+        auto index = update == updateOf.end() ? paramIndex.end()
+                                              : paramIndex.find(update->second);
         if (index == paramIndex.end())
           return op.emitError("a result without arena storage must update "
                               "a parameter that the step reads");
-        buffers[result] = addBuffer(PlanBuffer::Weight, index->second,
-                                    shapeOf(result));
+        buffers[result] =
+            addBuffer(PlanBuffer::Weight, index->second, shapeOf(result));
       }
       if (isa<FlattenOp, ReshapeOp>(op)) {
         FailureOr<int> from = bufferOf(op.getOperand(0), &op);
@@ -324,8 +326,8 @@ private:
     auto [it, inserted] =
         paramIndex.try_emplace(param.getName(), int(plan.params.size()));
     if (inserted)
-      plan.params.push_back({param.getName().str(), shapeOf(param),
-                             param.getOptimizerState()});
+      plan.params.push_back(
+          {param.getName().str(), shapeOf(param), param.getOptimizerState()});
     else if (plan.params[it->second].shape != shapeOf(param))
       return param.emitError("parameter '")
              << param.getName() << "' is used with two shapes";
@@ -351,8 +353,7 @@ private:
         kernelIndex.try_emplace(spec->key(), int(plan.kernels.size()));
     if (inserted)
       plan.kernels.push_back(*spec);
-    plan.scratchBytes =
-        std::max(plan.scratchBytes, kernelScratchBytes(*spec));
+    plan.scratchBytes = std::max(plan.scratchBytes, kernelScratchBytes(*spec));
     PlanCall call;
     call.kernel = it->second;
     for (Value v : op->getOperands()) {
@@ -431,8 +432,8 @@ private:
     auto type = cast<RankedTensorType>(value.getType());
     if (type.getRank() > RN_MAX_RANK)
       return at->emitError("tensors of rank ")
-             << type.getRank() << " are not supported (at most "
-             << RN_MAX_RANK << ")";
+             << type.getRank() << " are not supported (at most " << RN_MAX_RANK
+             << ")";
     if (type.getNumElements() >= (int64_t(1) << 31))
       return at->emitError("a tensor of ")
              << type.getNumElements()

@@ -61,18 +61,18 @@ Error runTool(StringRef program, ArrayRef<std::string> args,
   std::optional<StringRef> redirects[] = {std::nullopt, StringRef(logPath),
                                           StringRef(logPath)};
   std::string message;
-  int rc = sys::ExecuteAndWait(*path, argv, std::nullopt, redirects, 0, 0,
-                               &message);
+  int rc =
+      sys::ExecuteAndWait(*path, argv, std::nullopt, redirects, 0, 0, &message);
   if (rc == 0)
     return Error::success();
   std::string log;
   if (auto buffer = MemoryBuffer::getFile(logPath))
     log = (*buffer)->getBuffer().str();
   std::string command = llvm::join(argv, " ");
-  return createStringError(program + " failed (" +
-                           (message.empty() ? "exit " + std::to_string(rc)
-                                            : message) +
-                           "): " + command + "\n" + log);
+  return createStringError(
+      program + " failed (" +
+      (message.empty() ? "exit " + std::to_string(rc) : message) +
+      "): " + command + "\n" + log);
 }
 
 /// A phase timer reporting to options.onPhase.
@@ -181,8 +181,8 @@ Error compileModel(const ModelPlan &plan, const CompileOptions &options) {
   // 1. Kernels and the Halide runtime, in parallel.
   std::vector<std::string> objects;
   {
-    Phase phase(options, "kernels (" + std::to_string(plan.kernels.size()) +
-                             " unique)");
+    Phase phase(options,
+                "kernels (" + std::to_string(plan.kernels.size()) + " unique)");
     std::vector<Job> jobs;
     for (size_t i = 0; i < plan.kernels.size(); ++i) {
       std::string name = plan.kernelName(int(i));
@@ -237,11 +237,11 @@ Error compileModel(const ModelPlan &plan, const CompileOptions &options) {
       return error;
     if (Error error = writeFile(source, emitPlanSource(plan)))
       return error;
-    if (Error error = runTool("cc",
-                              {"-std=c99", "-O2", "-fPIC", "-c", source, "-I",
-                               workDir, "-I", options.runtimeIncludeDir, "-o",
-                               planObject},
-                              log))
+    if (Error error =
+            runTool("cc",
+                    {"-std=c99", "-O2", "-fPIC", "-c", source, "-I", workDir,
+                     "-I", options.runtimeIncludeDir, "-o", planObject},
+                    log))
       return error;
     objects.insert(objects.begin(), planObject);
   }
@@ -252,7 +252,8 @@ Error compileModel(const ModelPlan &plan, const CompileOptions &options) {
   std::string shared = pathJoin(workDir, "lib" + n + ".so");
   {
     Phase phase(options, "link");
-    std::string runtimeLib = pathJoin(options.runtimeLibDir, "libResnetcRuntime.a");
+    std::string runtimeLib =
+        pathJoin(options.runtimeLibDir, "libResnetcRuntime.a");
     if (!sys::fs::exists(runtimeLib))
       return createStringError("cannot find resnetc's runtime at '" +
                                runtimeLib + "'");
@@ -260,15 +261,14 @@ Error compileModel(const ModelPlan &plan, const CompileOptions &options) {
     // C++, the library's users need not be.
     std::vector<std::string> args = {"-r", "-nostdlib", "-o", all};
     args.insert(args.end(), objects.begin(), objects.end());
-    args.insert(args.end(), {"-Wl,--whole-archive", runtimeLib,
-                             "-Wl,--no-whole-archive", "-Wl,-lstdc++",
-                             "-Wl,-lgcc_eh", "-Wl,-lgcc"});
+    args.insert(args.end(),
+                {"-Wl,--whole-archive", runtimeLib, "-Wl,--no-whole-archive",
+                 "-Wl,-lstdc++", "-Wl,-lgcc_eh", "-Wl,-lgcc"});
     if (Error error = runTool("c++", args, log))
       return error;
     std::vector<std::string> keep;
-    std::vector<std::string> api = {"create",     "forward",
-                                    "set_num_threads", "last_error",
-                                    "destroy",    "input_shape",
+    std::vector<std::string> api = {"create",      "forward", "set_num_threads",
+                                    "last_error",  "destroy", "input_shape",
                                     "output_shape"};
     if (plan.hasTraining())
       api.insert(api.end(), {"train_step", "save"});
@@ -288,8 +288,7 @@ Error compileModel(const ModelPlan &plan, const CompileOptions &options) {
   // 4. Move the results into place, the header last: a header always
   // describes the libraries beside it.
   for (const std::string &file : {archive, shared, header}) {
-    std::string target =
-        pathJoin(options.outputDir, sys::path::filename(file));
+    std::string target = pathJoin(options.outputDir, sys::path::filename(file));
     if (std::error_code ec = sys::fs::rename(file, target))
       return createStringError("cannot write '" + target +
                                "': " + ec.message());

@@ -12,6 +12,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -33,6 +35,10 @@ struct rn_model {
   int64_t steps = 0;
   /// @init's prepared weights predate the last training step.
   bool initStale = false;
+  /// RESNETC_PROFILE set: seconds and calls per kernel name, printed to
+  /// stderr when the model is destroyed.
+  bool profile = false;
+  std::map<std::string, std::pair<double, long>> profiled;
   std::vector<halide_buffer_t> buffers;
   std::vector<halide_dimension_t> dims;
   /// Per call, the buffer pointers its kernel takes.
@@ -41,9 +47,27 @@ struct rn_model {
   bool ready = false;
 
   ~rn_model() {
+    if (profile)
+      printProfile();
     std::free(prepared);
     std::free(arena);
     std::free(state);
+  }
+
+  void printProfile() const {
+    std::vector<std::pair<double, std::string>> rows;
+    double total = 0;
+    for (const auto &[name, entry] : profiled) {
+      rows.emplace_back(entry.first, name);
+      total += entry.first;
+    }
+    std::sort(rows.rbegin(), rows.rend());
+    std::fprintf(stderr, "resnetc profile of %s: %.1f ms in kernels\n",
+                 plan->name, total * 1e3);
+    for (const auto &[seconds, name] : rows)
+      std::fprintf(stderr, "  %9.2f ms %5ld calls %5.1f%%  %s\n", seconds * 1e3,
+                   profiled.at(name).second,
+                   total > 0 ? 100 * seconds / total : 0.0, name.c_str());
   }
 
   int fail(std::string message) {
@@ -78,7 +102,8 @@ public:
     if (count == kMaxBlocks)
       return false;
     Block &block = p.blocks[count];
-    block.memory = static_cast<uint8_t *>(std::aligned_alloc(128, slot * kSlots));
+    block.memory =
+        static_cast<uint8_t *>(std::aligned_alloc(128, slot * kSlots));
     if (!block.memory)
       return false;
     block.slotBytes = slot;
@@ -254,9 +279,18 @@ int run(rn_model &m, const rn_call *calls, int32_t count,
       std::memcpy(to->host, from->host, static_cast<size_t>(bytesOf(*to)));
       continue;
     }
+    auto started = m.profile ? std::chrono::steady_clock::now()
+                             : std::chrono::steady_clock::time_point();
     if (int status = call.fn(args[i].data()))
       return m.fail(std::string("kernel ") + call.kernel +
                     " failed with Halide error " + std::to_string(status));
+    if (m.profile) {
+      auto &entry = m.profiled[call.kernel];
+      entry.first += std::chrono::duration<double>(
+                         std::chrono::steady_clock::now() - started)
+                         .count();
+      ++entry.second;
+    }
   }
   return 0;
 }
@@ -308,6 +342,9 @@ extern "C" int rn_model_create(const rn_plan *plan, rn_model **model,
     return 1;
   if (warmUp(m))
     return 1;
+  // Profiling starts after loading and warming up.
+  const char *profile = std::getenv("RESNETC_PROFILE");
+  m.profile = profile && *profile && std::strcmp(profile, "0") != 0;
   m.ready = true;
   return 0;
 }
@@ -409,10 +446,9 @@ extern "C" int rn_model_save(rn_model *model, const char *path) {
     if (it != paramIndex.end()) {
       out.data = m.paramData[it->second];
     } else if (plan.batch_stats && t.dtype == resnetc::DType::I64 &&
-               t.numElements() == 1 &&
-               t.name.size() > 20 &&
-               t.name.compare(t.name.size() - 20, 20,
-                              ".num_batches_tracked") == 0) {
+               t.numElements() == 1 && t.name.size() > 20 &&
+               t.name.compare(t.name.size() - 20, 20, ".num_batches_tracked") ==
+                   0) {
       // Each step counted one batch in every batch norm, as PyTorch does.
       int64_t count;
       std::memcpy(&count, t.data, sizeof(count));

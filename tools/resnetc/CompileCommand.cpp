@@ -102,10 +102,10 @@ int resnetc::runCompile(int argc, char **argv) {
                         "weight preparation into @init, plan memory).\n"))
     return 1;
   bool training = train;
-  if (!training && (!trainable.empty() || bn.getNumOccurrences() ||
-                    optimizer.getNumOccurrences() ||
-                    momentum.getNumOccurrences() ||
-                    weightDecay.getNumOccurrences() || nesterov))
+  if (!training &&
+      (!trainable.empty() || bn.getNumOccurrences() ||
+       optimizer.getNumOccurrences() || momentum.getNumOccurrences() ||
+       weightDecay.getNumOccurrences() || nesterov))
     return reportError("--trainable, --bn, --optimizer, --momentum, "
                        "--weight-decay and --nesterov need --train");
   if (optimizer != "sgd")
@@ -134,8 +134,7 @@ int resnetc::runCompile(int argc, char **argv) {
   auto started = std::chrono::steady_clock::now();
   auto report = [&](const std::string &phase, double seconds) {
     if (time)
-      llvm::errs() << llvm::format("  %-28s %8.2f s\n", phase.c_str(),
-                                   seconds);
+      llvm::errs() << llvm::format("  %-28s %8.2f s\n", phase.c_str(), seconds);
   };
   auto since = [](std::chrono::steady_clock::time_point t) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t)
@@ -193,7 +192,8 @@ int resnetc::runCompile(int argc, char **argv) {
     // DIR/include, in the build tree as in an installation.
     std::string exe = sys::fs::getMainExecutable(
         argv[0], reinterpret_cast<void *>(&resnetc::runCompile));
-    SmallString<256> prefix = sys::path::parent_path(sys::path::parent_path(exe));
+    SmallString<256> prefix =
+        sys::path::parent_path(sys::path::parent_path(exe));
     options.runtimeLibDir = (prefix + "/lib").str();
     options.runtimeIncludeDir = (prefix + "/include").str();
     options.onPhase = report;
