@@ -6,6 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "compiler/Frontend/ResNetBuilder.h"
+#include "compiler/Frontend/Random.h"
 
 #include "Resnet/IR/ResnetOps.h"
 #include "resnetc/runtime/Safetensors.h"
@@ -14,35 +15,12 @@
 #include "llvm/ADT/StringSet.h"
 
 #include <cmath>
-#include <random>
 
 using namespace mlir;
 using namespace mlir::resnet;
 
 namespace resnetc {
 namespace {
-
-/// A seeded generator whose values do not depend on the C++ library:
-/// std::normal_distribution's algorithm is implementation-defined.
-class Random {
-public:
-  explicit Random(uint64_t seed) : engine(seed) {}
-
-  /// Uniform in [0, 1) with 53 random bits.
-  double uniform() { return static_cast<double>(engine() >> 11) * 0x1.0p-53; }
-  double uniform(double low, double high) {
-    return low + (high - low) * uniform();
-  }
-  /// Standard normal by the Box-Muller transform.
-  double normal() {
-    double u1 = 1.0 - uniform(); // (0, 1]: log stays finite
-    double u2 = uniform();
-    return std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * M_PI * u2);
-  }
-
-private:
-  std::mt19937_64 engine;
-};
 
 enum class Init { KaimingNormalFanOut, UniformFanIn, Ones, Zeros };
 

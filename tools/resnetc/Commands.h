@@ -57,11 +57,16 @@ bool loadModelFile(const std::string &path, mlir::MLIRContext &context,
 /// directory; otherwise reports which and returns false.
 bool checkWritable(std::initializer_list<std::string> paths);
 
+/// The model name N of the one libN.so in `dir` (the output of resnetc
+/// compile), or an error naming what was found.
+llvm::Expected<std::string> findModelName(llvm::StringRef dir);
+
 int runNew(int argc, char **argv);
 int runEval(int argc, char **argv);
 int runCompile(int argc, char **argv);
 int runRun(int argc, char **argv);
 int runImport(int argc, char **argv);
+int runReshapeHead(int argc, char **argv);
 
 } // namespace resnetc
 

@@ -33,25 +33,6 @@ struct ModelApi {
   void (*destroy)(void *) = nullptr;
 };
 
-/// The one libN.so in `dir`, or an error naming what was found.
-Expected<std::string> findModelName(StringRef dir) {
-  std::vector<std::string> names;
-  std::error_code ec;
-  for (sys::fs::directory_iterator it(dir, ec), end; it != end && !ec;
-       it.increment(ec)) {
-    StringRef file = sys::path::filename(it->path());
-    if (file.consume_front("lib") && file.consume_back(".so"))
-      names.push_back(file.str());
-  }
-  if (ec)
-    return createStringError("cannot read '" + dir + "': " + ec.message());
-  if (names.size() != 1)
-    return createStringError("expected one compiled model (libN.so) in '" +
-                             dir + "', found " + std::to_string(names.size()) +
-                             "; pass --name");
-  return names.front();
-}
-
 } // namespace
 
 int resnetc::runRun(int argc, char **argv) {

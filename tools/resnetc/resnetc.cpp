@@ -18,6 +18,7 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <string>
+#include <vector>
 
 #ifndef RESNETC_VERSION
 #define RESNETC_VERSION "unknown"
@@ -44,6 +45,8 @@ const Subcommand kSubcommands[] = {
      runCompile},
     {"run", "run a compiled model on .npy images; --bench to time it",
      runRun},
+    {"reshape-head", "give a model's classifier a new number of classes",
+     runReshapeHead},
 };
 
 void printUsage(llvm::raw_ostream &os) {
@@ -51,7 +54,7 @@ void printUsage(llvm::raw_ostream &os) {
         " - a compile-time graph compiler for ResNet models\n\n"
         "USAGE: resnetc SUBCOMMAND [options]\n\nSUBCOMMANDS:\n";
   for (const Subcommand &sub : kSubcommands)
-    os << "  " << llvm::left_justify(sub.name, 10) << sub.summary << "\n";
+    os << "  " << llvm::left_justify(sub.name, 14) << sub.summary << "\n";
   os << "\nRun 'resnetc SUBCOMMAND --help' for the options of one, and "
         "'resnetc --version' for the version.\n";
 }
@@ -131,6 +134,25 @@ bool resnetc::checkWritable(std::initializer_list<std::string> paths) {
     }
   }
   return true;
+}
+
+llvm::Expected<std::string> resnetc::findModelName(llvm::StringRef dir) {
+  std::vector<std::string> names;
+  std::error_code ec;
+  for (llvm::sys::fs::directory_iterator it(dir, ec), end; it != end && !ec;
+       it.increment(ec)) {
+    llvm::StringRef file = llvm::sys::path::filename(it->path());
+    if (file.consume_front("lib") && file.consume_back(".so"))
+      names.push_back(file.str());
+  }
+  if (ec)
+    return llvm::createStringError("cannot read '" + dir +
+                                   "': " + ec.message());
+  if (names.size() != 1)
+    return llvm::createStringError(
+        "expected one compiled model (libN.so) in '" + dir + "', found " +
+        std::to_string(names.size()) + "; pass --name");
+  return names.front();
 }
 
 int main(int argc, char **argv) {
