@@ -525,7 +525,9 @@ KernelFuncs convGradInput(const KernelSpec &spec, Type t) {
 
 KernelFuncs convGradWeight(const KernelSpec &spec, Type t) {
   KernelFuncs k;
-  // Output (kx, ky, ci, o) of the weight's O x C/groups x KH x KW.
+  // Output (kx, ky, ci, o) of the weight's O x C/groups x KH x KW: a GEMM
+  // over the output pixels (images, rows, columns) of dy (O of them per
+  // pixel) and of the input's im2col columns (C/groups x KH x KW).
   Var kx = k.x, ky = k.y, ci = k.c, o = k.n;
   const Shape &inShape = spec.inputs[0], &outShape = spec.inputs[1];
   ImageParam input = shapedInput(inShape, "input", t);
@@ -535,26 +537,36 @@ KernelFuncs convGradWeight(const KernelSpec &spec, Type t) {
   int perGroup = int(w[1]);
   int outPerGroup = int(w[0]) / int(spec.groups);
   k.padded = zeroPadded(input, inShape, spec, make_zero(t));
+  Var vo("o"), vx("ox"), vy("oy"), vn("n"), b("b");
+  // dy with its channels innermost, so that one pixel's O values are one
+  // contiguous run (a vector of output channels).
+  k.staged = Func("dy_channels_last");
+  k.staged(vo, vx, vy, vn) = dy(vx, vy, vo, vn);
+  // Partial sums over blocks of whole images (see gradWeightBlockImages).
+  int blockImages = int(gradWeightBlockImages(spec));
+  int blocks = int(outShape[0]) / blockImages;
+  RDom r(0, int(outShape[3]), 0, int(outShape[2]), 0, blockImages, "r");
+  Expr image = b * blockImages + r.z;
   Expr c = spec.groups == 1 ? Expr(ci) : (o / outPerGroup) * perGroup + ci;
-  // Columns first (over rows and images), then across columns: the
-  // schedule vectorizes along the contiguous output column.
-  Var ox("ox");
-  RDom r(0, int(outShape[2]), 0, int(outShape[0]), "r");
-  Expr inX = ox * int(spec.stride[1]) + kx * int(spec.dilation[1]) -
+  Expr inX = r.x * int(spec.stride[1]) + kx * int(spec.dilation[1]) -
              int(spec.padding[1]);
-  Expr inY = r.x * int(spec.stride[0]) + ky * int(spec.dilation[0]) -
+  Expr inY = r.y * int(spec.stride[0]) + ky * int(spec.dilation[0]) -
              int(spec.padding[0]);
-  Func column("conv_grad_weight_columns");
-  column(ox, kx, ky, ci, o) = make_zero(t);
-  column(ox, kx, ky, ci, o) +=
-      dy(ox, r.x, o, r.y) * k.padded(inX, inY, c, r.y);
-  k.auxiliary = column;
+  Func partial("conv_grad_weight_block");
+  partial(o, kx, ky, ci, b) = make_zero(t);
+  partial(o, kx, ky, ci, b) +=
+      k.staged(o, r.x, r.y, image) * k.padded(inX, inY, c, image);
+  k.auxiliary = partial;
   k.rdom = r;
-  RDom cols(0, int(outShape[3]), "cols");
   k.output = Func("conv2d_grad_weight");
-  k.output(kx, ky, ci, o) = make_zero(t);
-  k.output(kx, ky, ci, o) += column(cols, kx, ky, ci, o);
-  k.reduction = k.output;
+  if (blocks == 1) {
+    k.output(kx, ky, ci, o) = partial(o, kx, ky, ci, 0);
+  } else {
+    k.blocks = RDom(0, blocks, "blocks");
+    k.output(kx, ky, ci, o) = make_zero(t);
+    k.output(kx, ky, ci, o) += partial(o, kx, ky, ci, k.blocks);
+    k.reduction = k.output;
+  }
   k.outputs = {k.output};
   return k;
 }
@@ -806,6 +818,20 @@ KernelFuncs trainingElementwise(const KernelSpec &spec, Type t) {
 }
 
 } // namespace
+
+int64_t gradWeightBlockImages(const KernelSpec &spec) {
+  // At most 4K pixels per block (at least one image): a tile of 64 output
+  // channels then reads at most 1 MB of staged dy per block, which stays
+  // in a core's L2 while the weight tiles of the block sweep it.
+  constexpr int64_t kBlockPixels = 4096;
+  const Shape &dy = spec.inputs[1];
+  int64_t images = dy[0], pixels = dy[2] * dy[3];
+  int64_t best = 1;
+  for (int64_t b = 1; b <= images; ++b)
+    if (images % b == 0 && b * pixels <= kBlockPixels)
+      best = b;
+  return best;
+}
 
 KernelFuncs defineKernel(const KernelSpec &spec, Type type) {
   KernelFuncs k;

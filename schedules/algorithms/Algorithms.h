@@ -44,8 +44,14 @@ struct KernelFuncs {
   Halide::Func auxiliary;
   /// Batch statistics and bias gradients, in definition order.
   std::vector<ChannelSum> channelSums;
+  /// An operand copied into another layout first (a weight gradient's dy,
+  /// channels innermost).
+  Halide::Func staged;
   /// The reduction domain of `reduction`.
   Halide::RDom rdom;
+  /// The blocks a weight gradient's partial sums (`auxiliary`) are added
+  /// over, where it has more than one.
+  Halide::RDom blocks;
   std::vector<Halide::ImageParam> inputs;
   Halide::Var x{"x"}, y{"y"}, c{"c"}, n{"n"};
 };
@@ -66,6 +72,10 @@ void constrainOutputs(const KernelFuncs &funcs, const KernelSpec &spec);
 /// int32). Float(64) instantiations serve the gradient checks.
 KernelFuncs defineKernel(const KernelSpec &spec,
                          Halide::Type type = Halide::Float(32));
+
+/// Images per reduction block of a convolution's weight gradient: its
+/// partial sums over each block add up to the result.
+int64_t gradWeightBlockImages(const KernelSpec &spec);
 
 } // namespace algorithms
 } // namespace resnetc

@@ -250,26 +250,62 @@ void scheduleConvGradInput(algorithms::KernelFuncs &k, const KernelSpec &spec,
 
 void scheduleConvGradWeight(algorithms::KernelFuncs &k, const KernelSpec &spec,
                             const ScheduleParams &p) {
-  const Shape &w = spec.outputs[0], &dy = spec.inputs[1];
-  int lanes = lanesFor(dy[3], p.vectorWidth);
-  int tileO = largestDivisor(w[0], {2});
-  Func dw = k.output, column = k.auxiliary;
+  // A register tile of tileVectors x vectorWidth output channels by
+  // tileChannels input channels x every kx tap accumulates over one block
+  // of pixels: per pixel, tileVectors loads of staged dy feed
+  // tileVectors x tileChannels x KW FMAs with broadcast inputs.
+  const Shape &w = spec.outputs[0];
+  int lanes = p.vectorWidth, tileO = lanes * p.tileVectors;
+  bool blocked = k.blocks.defined();
+  Func dw = k.output, partial = k.auxiliary;
   Var kx = k.x, ky = k.y, ci = k.c, o = k.n;
-  Var oo("oo"), oi("oi");
-  dw.update().split(o, oo, oi, tileO).reorder(kx, ky, oi, ci, oo).parallel(oo);
-  // Per weight tile: partial sums per output column in vectors, the taps
-  // and output channels of the tile in registers, over every row and
-  // image; then across columns.
-  std::vector<Var> v = column.args(); // ox, kx, ky, ci, o
-  Var xo("xo"), xi("xi");
-  column.compute_at(dw, ci).vectorize(v[0], lanes, TailStrategy::GuardWithIf);
-  column.update()
-      .split(v[0], xo, xi, lanes, TailStrategy::GuardWithIf)
-      .reorder(xi, v[1], v[2], v[4], k.rdom.x, k.rdom.y, xo, v[3])
-      .vectorize(xi)
+  Var oo("oo"), oi("oi"), cio("cio"), cii("cii"), t("t");
+  Stage tiles = blocked ? dw.update() : Stage(dw);
+  tiles.split(o, oo, oi, tileO).split(ci, cio, cii, p.tileChannels).unroll(kx);
+  if (blocked)
+    tiles.reorder(kx, cii, oi, ky, cio, oo, k.blocks.x);
+  else
+    tiles.reorder(kx, cii, oi, ky, cio, oo);
+  // Tasks of several tiles: thousands of tiny ones cost more than they
+  // balance.
+  tiles.fuse(cio, oo, t).parallel(t, 8, TailStrategy::GuardWithIf);
+  if (blocked)
+    scheduleDense(dw, w, p);
+  LoopLevel tile(dw, ky);
+  std::vector<Var> v = partial.args(); // o, kx, ky, ci, b
+  Var vo("vo"), vi("vi");
+  partial.compute_at(tile)
+      .split(v[0], vo, vi, lanes)
+      .vectorize(vi)
+      .unroll(vo)
       .unroll(v[1])
-      .unroll(v[2])
-      .unroll(v[4]);
+      .unroll(v[3]);
+  partial.update()
+      .split(v[0], vo, vi, lanes)
+      .reorder(vi, vo, v[1], v[3], k.rdom.x, k.rdom.y, k.rdom.z, v[2], v[4])
+      .vectorize(vi)
+      .unroll(vo)
+      .unroll(v[1])
+      .unroll(v[3]);
+  // Stage each block's dy (channels innermost) and zero-padded input
+  // once, before its tiles.
+  LoopLevel block =
+      blocked ? LoopLevel(dw, k.blocks.x) : LoopLevel::root();
+  std::vector<Var> s = k.staged.args(); // o, ox, oy, n
+  Var sy("sy");
+  k.staged.compute_at(block)
+      .vectorize(s[0], lanes)
+      .fuse(s[2], s[3], sy)
+      .parallel(sy);
+  if (padsInput(spec)) {
+    std::vector<Var> x = k.padded.args(); // x, y, c, n
+    Var plane("plane");
+    k.padded.compute_at(block)
+        .fuse(x[2], x[3], plane)
+        .parallel(plane)
+        .vectorize(x[0], lanesFor(spec.inputs[0][3], p.vectorWidth),
+                   TailStrategy::GuardWithIf);
+  }
 }
 
 void schedulePoolGrad(algorithms::KernelFuncs &k, const KernelSpec &spec,
@@ -376,6 +412,24 @@ int64_t taskScratchBytes(const KernelSpec &spec) {
     auto [width, rows] = gradInputBand(spec);
     return width * rows * spec.inputs[0][1] * int64_t(sizeof(float)) + kSlack;
   }
+  case KernelKind::ConvGradWeight: {
+    // One block's staged dy and (when it pads) its zero-padded input, as
+    // two allocations.
+    const Shape &x = spec.inputs[0], &dy = spec.inputs[1], &w = spec.outputs[0];
+    int64_t images = algorithms::gradWeightBlockImages(spec);
+    int64_t staged = images * dy[1] * dy[2] * dy[3];
+    int64_t padded = 0;
+    if (padsInput(spec)) {
+      // The columns and rows the windows of the block reach, padding and
+      // a vector's overrun included.
+      int64_t cols = (dy[3] - 1) * spec.stride[1] +
+                     (w[3] - 1) * spec.dilation[1] + 1 + 16;
+      int64_t rows = (dy[2] - 1) * spec.stride[0] +
+                     (w[2] - 1) * spec.dilation[0] + 1;
+      padded = images * x[1] * rows * cols;
+    }
+    return std::max(staged, padded) * int64_t(sizeof(float)) + kSlack;
+  }
   case KernelKind::MaxPoolGrad: {
     // Index and value of every window of one (c, n) plane, rounded up to
     // whole vectors.
@@ -405,6 +459,26 @@ ScheduleParams defaultCpuSchedule(const KernelSpec &spec,
         outChannels, avx512 ? std::initializer_list<int>{16, 8, 4, 2}
                             : std::initializer_list<int>{8, 4, 2});
     p.tileVectors = 1;
+  }
+  if (spec.kind == KernelKind::ConvGradWeight) {
+    // Vectors along the output channels; register tiles of up to 28 (of
+    // 32 zmm) or 12 (of 16 ymm) accumulators.
+    const Shape &w = spec.outputs[0];
+    bool avx512 = target.has_feature(Target::AVX512);
+    int budget = avx512 ? 28 : 12;
+    p.vectorWidth = largestDivisor(w[0], {p.vectorWidth, 8, 4, 2});
+    p.vectorWidth = std::min(p.vectorWidth, target.natural_vector_size<float>());
+    int kw = int(w[3]);
+    p.tileVectors = 1;
+    for (int v : {4, 2})
+      if ((w[0] / p.vectorWidth) % v == 0 && v * kw <= budget) {
+        p.tileVectors = v;
+        break;
+      }
+    p.tileChannels = 1;
+    for (int c = 1; c <= w[1]; ++c)
+      if (w[1] % c == 0 && p.tileVectors * kw * c <= budget)
+        p.tileChannels = c;
   }
   return p;
 }

@@ -747,7 +747,10 @@ std::vector<KernelSpec> scheduledSpecs() {
         ConvCase{act, 32, 1, 1, {1, 1}, {0, 0, 0, 0}, {1, 1}, 1, false, ""},
         ConvCase{{2, 3, 23, 23}, 8, 7, 7, {2, 2}, {3, 3, 3, 3}, {1, 1}, 1,
                  false, ""},
-        ConvCase{act, 16, 3, 3, {1, 1}, {2, 2, 2, 2}, {2, 2}, 4, true, ""}}) {
+        ConvCase{act, 16, 3, 3, {1, 1}, {2, 2, 2, 2}, {2, 2}, 4, true, ""},
+        // Large enough images that the weight gradient sums blocks.
+        ConvCase{{2, 4, 48, 48}, 16, 3, 3, {1, 1}, {1, 1, 1, 1}, {1, 1}, 1,
+                 false, ""}}) {
     KernelSpec f = forwardConv(c);
     KernelSpec gi = derived(f, KernelKind::ConvGradInput,
                             {f.outputs[0], f.inputs[1]}, {c.x});
