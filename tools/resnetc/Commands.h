@@ -67,6 +67,7 @@ int runCompile(int argc, char **argv);
 int runRun(int argc, char **argv);
 int runImport(int argc, char **argv);
 int runReshapeHead(int argc, char **argv);
+int runTrain(int argc, char **argv);
 
 } // namespace resnetc
 

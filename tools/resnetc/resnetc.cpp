@@ -47,6 +47,8 @@ const Subcommand kSubcommands[] = {
      runRun},
     {"reshape-head", "give a model's classifier a new number of classes",
      runReshapeHead},
+    {"train", "train a model compiled with --train on .npy images",
+     runTrain},
 };
 
 void printUsage(llvm::raw_ostream &os) {
