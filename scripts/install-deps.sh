@@ -8,7 +8,7 @@ PACKAGES=(
   llvm-19-dev libmlir-19-dev mlir-19-tools llvm-19-tools
   libhalide14-0-dev
   libgtest-dev libbenchmark-dev nlohmann-json3-dev
-  python3 python3-numpy python3-torch python3-torchvision
+  python3 python3-numpy python3-torch python3-torchvision python3-sklearn
   libonnx-dev libprotobuf-dev protobuf-compiler python3-onnx
   binutils gcc
 )
