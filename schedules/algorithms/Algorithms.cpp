@@ -487,7 +487,51 @@ Func dilatedGradient(const ImageParam &dy, const Shape &shape,
   return spread;
 }
 
+/// dx of a stride-1, ungrouped convolution as a GEMM over (o, ky, kx):
+/// dx[c, pixel] = sum of w[o, c, ky, kx] * dy[o, pixel shifted by the tap],
+/// with the weights staged channels-innermost so that a schedule can
+/// vectorize along c and broadcast dy.
+KernelFuncs convGradInputGemm(const KernelSpec &spec, Type t) {
+  KernelFuncs k;
+  Var x = k.x, y = k.y, c = k.c, n = k.n;
+  ImageParam dy = shapedInput(spec.inputs[0], "dy", t);
+  ImageParam weight = shapedInput(spec.inputs[1], "weight", t);
+  k.inputs = {dy, weight};
+  const Shape &w = spec.inputs[1];
+  int outChannels = int(w[0]), kh = int(w[2]), kw = int(w[3]);
+  // (c % B, o, kx, ky, c / B): the weights of a block of B input channels
+  // are one contiguous stream, consecutive o innermost.
+  int block = int(gradInputChannelBlock(spec));
+  Var vc("c"), vx("kx"), vy("ky"), vo("o"), vb("cb");
+  k.staged = Func("weight_channels_last");
+  k.staged(vc, vo, vx, vy, vb) = weight(vx, vy, vb * block + vc, vo);
+  k.padded = dilatedGradient(dy, spec.inputs[0], spec, t);
+  // Output channels innermost: a long loop a schedule keeps rolled.
+  RDom r(0, outChannels, 0, kw, 0, kh, "r");
+  Expr u = x + int(spec.padding[1]) - r.y * int(spec.dilation[1]);
+  Expr v = y + int(spec.padding[0]) - r.z * int(spec.dilation[0]);
+  Func sum("conv_grad_input_sum");
+  sum(c, x, y, n) = make_zero(t);
+  sum(c, x, y, n) += k.staged(c % block, r.x, r.y, r.z, c / block) *
+                     k.padded(u, v, r.x, n);
+  k.reduction = sum;
+  k.rdom = r;
+  k.output = Func("conv2d_grad_input");
+  if (spec.relu) {
+    ImageParam mask = shapedInput(spec.inputs[2], "mask", t);
+    k.inputs.push_back(mask);
+    k.output(x, y, c, n) =
+        select(mask(x, y, c, n) > 0, sum(c, x, y, n), make_zero(t));
+  } else {
+    k.output(x, y, c, n) = sum(c, x, y, n);
+  }
+  k.outputs = {k.output};
+  return k;
+}
+
 KernelFuncs convGradInput(const KernelSpec &spec, Type t) {
+  if (gradInputAsGemm(spec))
+    return convGradInputGemm(spec, t);
   KernelFuncs k;
   Var x = k.x, y = k.y, c = k.c, n = k.n;
   ImageParam dy = shapedInput(spec.inputs[0], "dy", t);
@@ -613,15 +657,29 @@ KernelFuncs maxPoolGrad(const KernelSpec &spec, Type t) {
   Expr firstY = select(y0 < 0, y0 + ((dly - 1 - y0) / dly) * dly, y0);
   RDom r(0, kw, 0, kh, "r");
   Expr ix = x0 + r.x * dlx, iy = y0 + r.y * dly;
-  Expr inside = ix >= 0 && ix < w && iy >= 0 && iy < h;
-  Expr value = input(clamp(ix, 0, w - 1), clamp(iy, 0, h - 1), c, n);
+  // Outside the input the windows read -inf, which never beats the running
+  // maximum (a window always holds an element of the input): the same
+  // choice as testing each tap, without clamped (gathered) loads.
+  int ow = int(outShape[3]), oh = int(outShape[2]);
+  bool reachesOut =
+      spec.padding[0] > 0 || spec.padding[1] > 0 ||
+      (ow - 1) * sx - spec.padding[1] + (kw - 1) * dlx >= w ||
+      (oh - 1) * sy - spec.padding[0] + (kh - 1) * dly >= h;
+  if (reachesOut) {
+    k.padded = BoundaryConditions::constant_exterior(
+        input, constant(t, -INFINITY), {{0, w}, {0, h}});
+  } else {
+    k.padded = Func("unpadded");
+    k.padded(x, y, c, n) = input(x, y, c, n);
+  }
+  Expr value = k.padded(ix, iy, c, n);
   Func argmax("window_argmax");
-  // Starting from the first element's value instead of -inf picks the same
-  // element and needs no infinities.
+  // Starting from the first in-bounds element's value picks the same
+  // element as starting from -inf.
   argmax(ox, oy, c, n) =
       Tuple(firstY * w + firstX,
             input(clamp(firstX, 0, w - 1), clamp(firstY, 0, h - 1), c, n));
-  Expr better = inside && (value > argmax(ox, oy, c, n)[1] || is_nan(value));
+  Expr better = value > argmax(ox, oy, c, n)[1] || is_nan(value);
   argmax(ox, oy, c, n) =
       Tuple(select(better, iy * w + ix, argmax(ox, oy, c, n)[0]),
             select(better, value, argmax(ox, oy, c, n)[1]));
@@ -818,6 +876,15 @@ KernelFuncs trainingElementwise(const KernelSpec &spec, Type t) {
 }
 
 } // namespace
+
+bool gradInputAsGemm(const KernelSpec &spec) {
+  return spec.groups == 1 && spec.stride[0] == 1 && spec.stride[1] == 1;
+}
+
+int64_t gradInputChannelBlock(const KernelSpec &spec) {
+  int64_t channels = spec.outputs[0][1];
+  return channels % 32 == 0 ? 32 : channels;
+}
 
 int64_t gradWeightBlockImages(const KernelSpec &spec) {
   // At most 4K pixels per block (at least one image): a tile of 64 output

@@ -73,6 +73,15 @@ void constrainOutputs(const KernelFuncs &funcs, const KernelSpec &spec);
 KernelFuncs defineKernel(const KernelSpec &spec,
                          Halide::Type type = Halide::Float(32));
 
+/// Whether a convolution's input gradient is defined as a GEMM with the
+/// weights staged channels-innermost (`staged`, and `reduction` indexed
+/// (c, x, y, n)): stride 1 and no groups.
+bool gradInputAsGemm(const KernelSpec &spec);
+
+/// The input channels of one block of its staged weights (a schedule's
+/// channel tile divides it).
+int64_t gradInputChannelBlock(const KernelSpec &spec);
+
 /// Images per reduction block of a convolution's weight gradient: its
 /// partial sums over each block add up to the result.
 int64_t gradWeightBlockImages(const KernelSpec &spec);

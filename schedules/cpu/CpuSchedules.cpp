@@ -12,7 +12,8 @@ namespace schedules {
 std::string ScheduleParams::describe() const {
   std::ostringstream os;
   os << "nchw vec" << vectorWidth << " co" << tileChannels << " xv"
-     << tileVectors << (parallelRows ? " par-rows" : " par-n");
+     << tileVectors << " px" << tilePixels << " rows" << tileRows
+     << (parallelRows ? " par-rows" : " par-n");
   return os.str();
 }
 
@@ -176,11 +177,20 @@ void scheduleChannelSum(algorithms::ChannelSum sum, int64_t width,
 }
 
 /// Parallel over (c, n), vectorized along x: an NCHW pointwise result.
-void scheduleActivation(Func f, int64_t width, const ScheduleParams &p,
+/// Elements a parallel task of a pointwise kernel should cover at least:
+/// thousands of tiny tasks (7x7 planes, rows) cost more in the thread
+/// pool than they compute.
+constexpr int64_t kTaskElements = 16384;
+
+void scheduleActivation(Func f, const Shape &shape, const ScheduleParams &p,
                         Var &fused) {
   std::vector<Var> v = f.args();
-  f.fuse(v[2], v[3], fused).parallel(fused).vectorize(
-      v[0], lanesFor(width, p.vectorWidth), TailStrategy::GuardWithIf);
+  int64_t plane = shape[2] * shape[3];
+  int planesPerTask = int(std::max<int64_t>(1, kTaskElements / plane));
+  f.fuse(v[2], v[3], fused)
+      .parallel(fused, planesPerTask, TailStrategy::GuardWithIf)
+      .vectorize(v[0], lanesFor(shape[3], p.vectorWidth),
+                 TailStrategy::GuardWithIf);
 }
 
 /// Pointwise kernels on dense buffers of any rank: short inner dimensions
@@ -203,7 +213,8 @@ void scheduleDense(Func f, const Shape &shape, const ScheduleParams &p) {
     Var outer = v[rank - 1];
     for (int e = rank - 2; e >= d; --e)
       f.fuse(v[e], outer, outer);
-    f.parallel(outer);
+    int rowsPerTask = int(std::max<int64_t>(1, kTaskElements / extent));
+    f.parallel(outer, rowsPerTask, TailStrategy::GuardWithIf);
   } else if (extent >= 4096) {
     Var chunk("chunk"), lane("lane");
     f.split(inner, chunk, inner, 1024, TailStrategy::GuardWithIf)
@@ -213,8 +224,65 @@ void scheduleDense(Func f, const Shape &shape, const ScheduleParams &p) {
     f.vectorize(inner, p.vectorWidth, TailStrategy::GuardWithIf);
 }
 
+/// Columns and rows of the zero-padded dy one image of dx reads (the GEMM
+/// form: stride 1).
+std::pair<int64_t, int64_t> gradInputImage(const KernelSpec &spec) {
+  const Shape &dx = spec.outputs[0], &w = spec.inputs[1];
+  return {dx[3] + (w[3] - 1) * spec.dilation[1],
+          dx[2] + (w[2] - 1) * spec.dilation[0]};
+}
+
+/// The GEMM form: a register tile of tileVectors x vectorWidth input
+/// channels by tilePixels pixels of a row accumulates over every (o, ky,
+/// kx): per step, tileVectors loads of staged weights feed FMAs with
+/// tilePixels broadcast dy values. Tasks are (image, channel block), each
+/// with its image of zero-padded dy.
+void scheduleConvGradInputGemm(algorithms::KernelFuncs &k,
+                               const KernelSpec &spec,
+                               const ScheduleParams &p) {
+  const Shape &dx = spec.outputs[0];
+  int lanes = p.vectorWidth, tileC = lanes * p.tileVectors;
+  int pixels = p.tilePixels, rows = p.tileRows;
+  Var co("co"), ci("ci"), xo("xo"), xi("xi"), yo("yo"), yi("yi"), t("t");
+  auto tail = [](int64_t extent, int factor) {
+    return extent % factor == 0 ? TailStrategy::RoundUp
+                                : TailStrategy::ShiftInwards;
+  };
+  k.output.split(k.c, co, ci, tileC)
+      .split(k.x, xo, xi, pixels, tail(dx[3], pixels))
+      .split(k.y, yo, yi, rows, tail(dx[2], rows))
+      .reorder(xi, yi, ci, xo, yo, k.n, co)
+      .unroll(xi)
+      .unroll(yi)
+      .fuse(k.n, co, t)
+      .parallel(t);
+  std::vector<Var> v = k.reduction.args(); // c, x, y, n
+  Var vo("vo"), vi("vi");
+  k.reduction.compute_at(k.output, xo)
+      .split(v[0], vo, vi, lanes)
+      .vectorize(vi)
+      .unroll(vo)
+      .unroll(v[1])
+      .unroll(v[2]);
+  k.reduction.update()
+      .split(v[0], vo, vi, lanes)
+      .reorder(vi, vo, v[1], v[2], k.rdom.x, k.rdom.y, k.rdom.z, v[3])
+      .vectorize(vi)
+      .unroll(vo)
+      .unroll(v[1])
+      .unroll(v[2]);
+  std::vector<Var> w = k.staged.args(); // c, o, kx, ky, block
+  k.staged.compute_root().vectorize(w[0], lanes).parallel(w[1]);
+  std::vector<Var> d = k.padded.args();
+  k.padded.compute_at(k.output, t).vectorize(
+      d[0], lanesFor(spec.inputs[0][3], p.vectorWidth),
+      TailStrategy::GuardWithIf);
+}
+
 void scheduleConvGradInput(algorithms::KernelFuncs &k, const KernelSpec &spec,
                            const ScheduleParams &p) {
+  if (algorithms::gradInputAsGemm(spec))
+    return scheduleConvGradInputGemm(k, spec, p);
   const Shape &dx = spec.outputs[0];
   int64_t width = dx[3];
   int lanes = lanesFor(width, p.vectorWidth);
@@ -313,7 +381,7 @@ void schedulePoolGrad(algorithms::KernelFuncs &k, const KernelSpec &spec,
   int64_t width = spec.outputs[0][3];
   int lanes = lanesFor(width, p.vectorWidth);
   Var t("t");
-  scheduleActivation(k.output, width, p, t);
+  scheduleActivation(k.output, spec.outputs[0], p, t);
   if (spec.kind == KernelKind::AvgPoolGrad) {
     k.reduction.compute_at(k.output, k.x);
     return;
@@ -326,7 +394,12 @@ void schedulePoolGrad(algorithms::KernelFuncs &k, const KernelSpec &spec,
   k.auxiliary.compute_at(k.output, t).vectorize(v[0], outLanes,
                                                 TailStrategy::GuardWithIf);
   k.auxiliary.update().vectorize(v[0], outLanes, TailStrategy::GuardWithIf);
-  (void)lanes;
+  if (k.padded.name() != "unpadded") {
+    // The plane with its -inf border, once per task.
+    std::vector<Var> x = k.padded.args();
+    k.padded.compute_at(k.output, t).vectorize(x[0], lanes,
+                                               TailStrategy::GuardWithIf);
+  }
 }
 
 void scheduleLinearGrad(algorithms::KernelFuncs &k, const KernelSpec &spec,
@@ -352,7 +425,7 @@ void scheduleTraining(algorithms::KernelFuncs &k, const KernelSpec &spec,
   case KernelKind::BatchNormGrad:
     for (const algorithms::ChannelSum &sum : k.channelSums)
       scheduleChannelSum(sum, spec.inputs[0][3], p);
-    scheduleActivation(k.output, out[3], p, t);
+    scheduleActivation(k.output, out, p, t);
     return;
   case KernelKind::BiasGrad:
     if (!k.channelSums.empty()) {
@@ -387,7 +460,7 @@ void scheduleTraining(algorithms::KernelFuncs &k, const KernelSpec &spec,
   case KernelKind::SgdUpdate:
     return scheduleDense(k.output, out, p);
   case KernelKind::GlobalAvgPoolGrad:
-    return scheduleActivation(k.output, out[3], p, t);
+    return scheduleActivation(k.output, out, p, t);
   default:
     return;
   }
@@ -407,6 +480,14 @@ int64_t taskScratchBytes(const KernelSpec &spec) {
     return width * rows * spec.inputs[0][1] * int64_t(sizeof(float)) + kSlack;
   }
   case KernelKind::ConvGradInput: {
+    if (algorithms::gradInputAsGemm(spec)) {
+      // The staged weights (once) and one image of padded dy per task.
+      auto [width, rows] = gradInputImage(spec);
+      int64_t image = (width + 16) * rows * spec.inputs[0][1];
+      return std::max(numElements(spec.inputs[1]), image) *
+                 int64_t(sizeof(float)) +
+             kSlack;
+    }
     if (gradInputIsPointwise(spec))
       return 0;
     auto [width, rows] = gradInputBand(spec);
@@ -433,8 +514,15 @@ int64_t taskScratchBytes(const KernelSpec &spec) {
   case KernelKind::MaxPoolGrad: {
     // Index and value of every window of one (c, n) plane, rounded up to
     // whole vectors.
+    // and the plane with its -inf border, as two allocations.
     const Shape &dy = spec.inputs[0];
-    return (dy[3] + 16) * dy[2] * 2 * int64_t(sizeof(float)) + kSlack;
+    int64_t windows = (dy[3] + 16) * dy[2];
+    int64_t cols = (dy[3] + 16) * spec.stride[1] +
+                   (spec.window[1] - 1) * spec.dilation[1] + 17;
+    int64_t rows = dy[2] * spec.stride[0] +
+                   (spec.window[0] - 1) * spec.dilation[0] + 1;
+    return std::max(windows * 2, cols * rows) * int64_t(sizeof(float)) +
+           kSlack;
   }
   default:
     return 0;
@@ -459,6 +547,42 @@ ScheduleParams defaultCpuSchedule(const KernelSpec &spec,
         outChannels, avx512 ? std::initializer_list<int>{16, 8, 4, 2}
                             : std::initializer_list<int>{8, 4, 2});
     p.tileVectors = 1;
+  }
+  if (spec.kind == KernelKind::ConvGradInput &&
+      algorithms::gradInputAsGemm(spec)) {
+    // Vectors along the input channels; up to 28 (of 32 zmm) or 12 (of 16
+    // ymm) accumulators: tileVectors x tilePixels.
+    const Shape &dx = spec.outputs[0];
+    bool avx512 = target.has_feature(Target::AVX512);
+    int budget = avx512 ? 28 : 12;
+    p.vectorWidth = std::min(largestDivisor(dx[1], {p.vectorWidth, 8, 4, 2}),
+                             target.natural_vector_size<float>());
+    // The tile (vectors x pixels x rows) with the most FMAs per load whose
+    // accumulators, weight vectors and one broadcast fit the registers;
+    // rows and pixels past the image's edge are recomputed work.
+    int registers = avx512 ? 32 : 16;
+    double best = 0;
+    int64_t block = algorithms::gradInputChannelBlock(spec);
+    for (int a : {4, 2, 1}) {
+      if (block % (a * p.vectorWidth) != 0)
+        continue;
+      for (int rows : {1, 2})
+        for (int b = 1; b <= dx[3] && a * b * rows <= budget; ++b) {
+          if (a * b * rows + a + 1 > registers || rows > dx[2])
+            continue;
+          double useful = double(dx[3]) / double((dx[3] + b - 1) / b * b) *
+                          double(dx[2]) /
+                          double((dx[2] + rows - 1) / rows * rows);
+          double perLoad = double(a * b * rows) / double(a + b * rows);
+          double score = perLoad * useful;
+          if (score > best + 1e-9) {
+            best = score;
+            p.tileVectors = a;
+            p.tilePixels = b;
+            p.tileRows = rows;
+          }
+        }
+    }
   }
   if (spec.kind == KernelKind::ConvGradWeight) {
     // Vectors along the output channels; register tiles of up to 28 (of

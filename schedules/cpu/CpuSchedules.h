@@ -26,8 +26,13 @@ struct ScheduleParams {
   int vectorWidth = 8;
   /// Output channels computed together in registers (unrolled).
   int tileChannels = 1;
-  /// Output vectors along x per register tile.
+  /// Output vectors along x per register tile (along the channels in the
+  /// GEMM-shaped gradient schedules).
   int tileVectors = 1;
+  /// Pixels along x per register tile of the GEMM-shaped input gradient.
+  int tilePixels = 1;
+  /// Rows per register tile of the GEMM-shaped input gradient.
+  int tileRows = 1;
   /// Parallelize over (n, output row) fused; otherwise over n only.
   bool parallelRows = true;
 
