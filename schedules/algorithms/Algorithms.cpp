@@ -487,43 +487,74 @@ Func dilatedGradient(const ImageParam &dy, const Shape &shape,
   return spread;
 }
 
-/// dx of a stride-1, ungrouped convolution as a GEMM over (o, ky, kx):
+/// dx of an ungrouped convolution as a GEMM over (o, ky, kx):
 /// dx[c, pixel] = sum of w[o, c, ky, kx] * dy[o, pixel shifted by the tap],
 /// with the weights staged channels-innermost so that a schedule can
-/// vectorize along c and broadcast dy.
+/// vectorize along c and broadcast dy. A strided convolution is split by
+/// output phase: dx at x = s * qx + px meets only the taps kx = kx0(px) +
+/// s * j, at dy column qx + e(px) - j, so no product with an inserted zero
+/// happens.
 KernelFuncs convGradInputGemm(const KernelSpec &spec, Type t) {
   KernelFuncs k;
   Var x = k.x, y = k.y, c = k.c, n = k.n;
   ImageParam dy = shapedInput(spec.inputs[0], "dy", t);
   ImageParam weight = shapedInput(spec.inputs[1], "weight", t);
   k.inputs = {dy, weight};
-  const Shape &w = spec.inputs[1];
+  const Shape &w = spec.inputs[1], &dyShape = spec.inputs[0];
   int outChannels = int(w[0]), kh = int(w[2]), kw = int(w[3]);
+  int sy = int(spec.stride[0]), sx = int(spec.stride[1]);
+  int pt = int(spec.padding[0]), pl = int(spec.padding[1]);
+  int dly = int(spec.dilation[0]), dlx = int(spec.dilation[1]);
+  // Taps per phase along each dimension.
+  int tapsX = (kw + sx - 1) / sx, tapsY = (kh + sy - 1) / sy;
   // (c % B, o, kx, ky, c / B): the weights of a block of B input channels
-  // are one contiguous stream, consecutive o innermost.
+  // are one contiguous stream, consecutive o innermost; taps past the
+  // kernel (a phase's last) are zero.
   int block = int(gradInputChannelBlock(spec));
   Var vc("c"), vx("kx"), vy("ky"), vo("o"), vb("cb");
   k.staged = Func("weight_channels_last");
-  k.staged(vc, vo, vx, vy, vb) = weight(vx, vy, vb * block + vc, vo);
-  k.padded = dilatedGradient(dy, spec.inputs[0], spec, t);
+  k.staged(vc, vo, vx, vy, vb) =
+      select(vx < kw && vy < kh,
+             weight(min(vx, kw - 1), min(vy, kh - 1), vb * block + vc, vo),
+             make_zero(t));
+  k.padded = BoundaryConditions::constant_exterior(
+      dy, make_zero(t), {{0, int(dyShape[3])}, {0, int(dyShape[2])}});
   // Output channels innermost: a long loop a schedule keeps rolled.
-  RDom r(0, outChannels, 0, kw, 0, kh, "r");
-  Expr u = x + int(spec.padding[1]) - r.y * int(spec.dilation[1]);
-  Expr v = y + int(spec.padding[0]) - r.z * int(spec.dilation[0]);
+  Var qx("qx"), qy("qy"), px("px"), py("py");
+  RDom r(0, outChannels, 0, tapsX, 0, tapsY, "r");
+  Expr kx = r.y, ky = r.z, u, v;
+  if (sx == 1) {
+    u = qx + pl - r.y * dlx;
+  } else {
+    Expr first = (px + pl) % sx;
+    kx = first + sx * r.y;
+    u = qx + (px + pl - first) / sx - r.y;
+  }
+  if (sy == 1) {
+    v = qy + pt - r.z * dly;
+  } else {
+    Expr first = (py + pt) % sy;
+    ky = first + sy * r.z;
+    v = qy + (py + pt - first) / sy - r.z;
+  }
+  // Skip a phase's taps past the kernel.
+  if (kw % sx != 0 || kh % sy != 0)
+    r.where(kx < kw && ky < kh);
   Func sum("conv_grad_input_sum");
-  sum(c, x, y, n) = make_zero(t);
-  sum(c, x, y, n) += k.staged(c % block, r.x, r.y, r.z, c / block) *
-                     k.padded(u, v, r.x, n);
+  sum(c, qx, qy, px, py, n) = make_zero(t);
+  sum(c, qx, qy, px, py, n) +=
+      k.staged(c % block, r.x, kx, ky, c / block) * k.padded(u, v, r.x, n);
   k.reduction = sum;
   k.rdom = r;
+  Expr value = sum(c, x / sx, y / sy, x % sx, y % sy, n);
   k.output = Func("conv2d_grad_input");
   if (spec.relu) {
     ImageParam mask = shapedInput(spec.inputs[2], "mask", t);
     k.inputs.push_back(mask);
     k.output(x, y, c, n) =
-        select(mask(x, y, c, n) > 0, sum(c, x, y, n), make_zero(t));
+        select(mask(x, y, c, n) > 0, value, make_zero(t));
   } else {
-    k.output(x, y, c, n) = sum(c, x, y, n);
+    k.output(x, y, c, n) = value;
   }
   k.outputs = {k.output};
   return k;
@@ -878,7 +909,9 @@ KernelFuncs trainingElementwise(const KernelSpec &spec, Type t) {
 } // namespace
 
 bool gradInputAsGemm(const KernelSpec &spec) {
-  return spec.groups == 1 && spec.stride[0] == 1 && spec.stride[1] == 1;
+  // (Strides with dilations would need phases of several taps' period.)
+  return spec.groups == 1 && (spec.stride[0] == 1 || spec.dilation[0] == 1) &&
+         (spec.stride[1] == 1 || spec.dilation[1] == 1);
 }
 
 int64_t gradInputChannelBlock(const KernelSpec &spec) {

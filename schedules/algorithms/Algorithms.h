@@ -75,7 +75,8 @@ KernelFuncs defineKernel(const KernelSpec &spec,
 
 /// Whether a convolution's input gradient is defined as a GEMM with the
 /// weights staged channels-innermost (`staged`, and `reduction` indexed
-/// (c, x, y, n)): stride 1 and no groups.
+/// (c, qx, qy, px, py, n): x = stride * qx + px): no groups, and no
+/// dimension both strided and dilated.
 bool gradInputAsGemm(const KernelSpec &spec);
 
 /// The input channels of one block of its staged weights (a schedule's

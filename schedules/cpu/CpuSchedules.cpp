@@ -224,41 +224,54 @@ void scheduleDense(Func f, const Shape &shape, const ScheduleParams &p) {
     f.vectorize(inner, p.vectorWidth, TailStrategy::GuardWithIf);
 }
 
-/// Columns and rows of the zero-padded dy one image of dx reads (the GEMM
-/// form: stride 1).
-std::pair<int64_t, int64_t> gradInputImage(const KernelSpec &spec) {
-  const Shape &dx = spec.outputs[0], &w = spec.inputs[1];
-  return {dx[3] + (w[3] - 1) * spec.dilation[1],
-          dx[2] + (w[2] - 1) * spec.dilation[0]};
-}
-
 /// The GEMM form: a register tile of tileVectors x vectorWidth input
-/// channels by tilePixels pixels of a row accumulates over every (o, ky,
-/// kx): per step, tileVectors loads of staged weights feed FMAs with
-/// tilePixels broadcast dy values. Tasks are (image, channel block), each
-/// with its image of zero-padded dy.
+/// channels by tilePixels x tileRows pixels of one output phase
+/// accumulates over every (o, ky, kx): per step, tileVectors loads of
+/// staged weights feed FMAs with broadcast dy values. Tasks are (image,
+/// channel tile), each with its image of zero-padded dy.
 void scheduleConvGradInputGemm(algorithms::KernelFuncs &k,
                                const KernelSpec &spec,
                                const ScheduleParams &p) {
   const Shape &dx = spec.outputs[0];
   int lanes = p.vectorWidth, tileC = lanes * p.tileVectors;
   int pixels = p.tilePixels, rows = p.tileRows;
+  int sy = int(spec.stride[0]), sx = int(spec.stride[1]);
   Var co("co"), ci("ci"), xo("xo"), xi("xi"), yo("yo"), yi("yi"), t("t");
+  Var qx("qx"), qy("qy"), px("px"), py("py");
   auto tail = [](int64_t extent, int factor) {
     return extent % factor == 0 ? TailStrategy::RoundUp
                                 : TailStrategy::ShiftInwards;
   };
-  k.output.split(k.c, co, ci, tileC)
-      .split(k.x, xo, xi, pixels, tail(dx[3], pixels))
-      .split(k.y, yo, yi, rows, tail(dx[2], rows))
-      .reorder(xi, yi, ci, xo, yo, k.n, co)
-      .unroll(xi)
-      .unroll(yi)
-      .fuse(k.n, co, t)
-      .parallel(t);
-  std::vector<Var> v = k.reduction.args(); // c, x, y, n
+  // x = s * qx + px: a tile holds every phase of its pixels (computed one
+  // phase after the other), so that bounds inference needs no proof that
+  // a phase loop outside it selects one.
+  Func out = k.output;
+  Var colX = k.x, colY = k.y;
+  std::vector<VarOrRVar> order;
+  if (sx > 1) {
+    out.split(k.x, qx, px, sx, dx[3] % sx == 0 ? TailStrategy::RoundUp
+                                               : TailStrategy::GuardWithIf);
+    colX = qx;
+    order.push_back(px);
+  }
+  order.push_back(xi);
+  if (sy > 1) {
+    out.split(k.y, qy, py, sy, dx[2] % sy == 0 ? TailStrategy::RoundUp
+                                               : TailStrategy::GuardWithIf);
+    colY = qy;
+    order.push_back(py);
+  }
+  int64_t width = (dx[3] + sx - 1) / sx, height = (dx[2] + sy - 1) / sy;
+  out.split(k.c, co, ci, tileC)
+      .split(colX, xo, xi, pixels, tail(width, pixels))
+      .split(colY, yo, yi, rows, tail(height, rows));
+  for (VarOrRVar var : {VarOrRVar(yi), VarOrRVar(ci), VarOrRVar(xo),
+                        VarOrRVar(yo), VarOrRVar(k.n), VarOrRVar(co)})
+    order.push_back(var);
+  out.reorder(order).unroll(xi).unroll(yi).fuse(k.n, co, t).parallel(t);
+  std::vector<Var> v = k.reduction.args(); // c, qx, qy, px, py, n
   Var vo("vo"), vi("vi");
-  k.reduction.compute_at(k.output, xo)
+  k.reduction.compute_at(out, xo)
       .split(v[0], vo, vi, lanes)
       .vectorize(vi)
       .unroll(vo)
@@ -266,7 +279,8 @@ void scheduleConvGradInputGemm(algorithms::KernelFuncs &k,
       .unroll(v[2]);
   k.reduction.update()
       .split(v[0], vo, vi, lanes)
-      .reorder(vi, vo, v[1], v[2], k.rdom.x, k.rdom.y, k.rdom.z, v[3])
+      .reorder(vi, vo, v[1], v[2], k.rdom.x, k.rdom.y, k.rdom.z, v[3], v[4],
+               v[5])
       .vectorize(vi)
       .unroll(vo)
       .unroll(v[1])
@@ -274,9 +288,21 @@ void scheduleConvGradInputGemm(algorithms::KernelFuncs &k,
   std::vector<Var> w = k.staged.args(); // c, o, kx, ky, block
   k.staged.compute_root().vectorize(w[0], lanes).parallel(w[1]);
   std::vector<Var> d = k.padded.args();
-  k.padded.compute_at(k.output, t).vectorize(
+  k.padded.compute_at(out, t).vectorize(
       d[0], lanesFor(spec.inputs[0][3], p.vectorWidth),
       TailStrategy::GuardWithIf);
+}
+
+/// Columns and rows of the zero-padded dy one image of dx reads (the GEMM
+/// form), with room for shifted-inwards tiles.
+std::pair<int64_t, int64_t> gradInputImage(const KernelSpec &spec) {
+  const Shape &dy = spec.inputs[0], &w = spec.inputs[1];
+  auto extent = [&](int d) {
+    int64_t taps = (w[2 + d] + spec.stride[d] - 1) / spec.stride[d];
+    return dy[2 + d] + spec.padding[d] + spec.padding[d + 2] +
+           2 * (taps - 1) * spec.dilation[d] + 2;
+  };
+  return {extent(1), extent(0)};
 }
 
 void scheduleConvGradInput(algorithms::KernelFuncs &k, const KernelSpec &spec,
@@ -557,6 +583,9 @@ ScheduleParams defaultCpuSchedule(const KernelSpec &spec,
     int budget = avx512 ? 28 : 12;
     p.vectorWidth = std::min(largestDivisor(dx[1], {p.vectorWidth, 8, 4, 2}),
                              target.natural_vector_size<float>());
+    // (Per output phase, with strides.)
+    int64_t width = (dx[3] + spec.stride[1] - 1) / spec.stride[1];
+    int64_t height = (dx[2] + spec.stride[0] - 1) / spec.stride[0];
     // The tile (vectors x pixels x rows) with the most FMAs per load whose
     // accumulators, weight vectors and one broadcast fit the registers;
     // rows and pixels past the image's edge are recomputed work.
@@ -567,12 +596,12 @@ ScheduleParams defaultCpuSchedule(const KernelSpec &spec,
       if (block % (a * p.vectorWidth) != 0)
         continue;
       for (int rows : {1, 2})
-        for (int b = 1; b <= dx[3] && a * b * rows <= budget; ++b) {
-          if (a * b * rows + a + 1 > registers || rows > dx[2])
+        for (int b = 1; b <= width && a * b * rows <= budget; ++b) {
+          if (a * b * rows + a + 1 > registers || rows > height)
             continue;
-          double useful = double(dx[3]) / double((dx[3] + b - 1) / b * b) *
-                          double(dx[2]) /
-                          double((dx[2] + rows - 1) / rows * rows);
+          double useful = double(width) / double((width + b - 1) / b * b) *
+                          double(height) /
+                          double((height + rows - 1) / rows * rows);
           double perLoad = double(a * b * rows) / double(a + b * rows);
           double score = perLoad * useful;
           if (score > best + 1e-9) {
