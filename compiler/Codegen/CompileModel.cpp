@@ -23,6 +23,7 @@
 #include "llvm/Support/Path.h"
 #include "llvm/Support/Program.h"
 #include "llvm/Support/raw_ostream.h"
+#include "llvm/Support/xxhash.h"
 
 #include <cerrno>
 #include <chrono>
@@ -157,6 +158,48 @@ Error runInProcesses(std::vector<Job> &jobs, int parallel) {
   return Error::success();
 }
 
+/// Compiled objects kept across runs: DIR/<hash>.o, the hash of what the
+/// object is (a kernel's signature, or the runtime), the target and the
+/// compiler build. Best effort: a cache that cannot be read or written is
+/// the same as none. Entries appear by atomic rename, so concurrent
+/// compiles share it safely.
+class KernelCache {
+public:
+  explicit KernelCache(const CompileOptions &options)
+      : options(options),
+        enabled(!options.cacheDir.empty() && !options.kernelsOnly) {}
+
+  /// The cached object for `what`, or "".
+  std::string lookup(const std::string &what) const {
+    if (!enabled)
+      return "";
+    std::string path = pathOf(what);
+    return sys::fs::exists(path) ? path : "";
+  }
+
+  /// Copies `object` into the cache (in a child process: no shared state).
+  void store(const std::string &what, const std::string &object) const {
+    if (!enabled || sys::fs::create_directories(options.cacheDir))
+      return;
+    std::string path = pathOf(what);
+    std::string temporary = path + ".tmp." + std::to_string(::getpid());
+    if (sys::fs::copy_file(object, temporary) ||
+        sys::fs::rename(temporary, path))
+      sys::fs::remove(temporary);
+  }
+
+private:
+  std::string pathOf(const std::string &what) const {
+    std::string key =
+        what + "\n" + options.halideTarget + "\n" + options.compilerId;
+    return pathJoin(options.cacheDir,
+                    utohexstr(xxh3_64bits(key), /*LowerCase=*/true) + ".o");
+  }
+
+  const CompileOptions &options;
+  bool enabled;
+};
+
 } // namespace
 
 Error compileModel(const ModelPlan &plan, const CompileOptions &options) {
@@ -184,29 +227,44 @@ Error compileModel(const ModelPlan &plan, const CompileOptions &options) {
     Phase phase(options,
                 "kernels (" + std::to_string(plan.kernels.size()) + " unique)");
     std::vector<Job> jobs;
+    KernelCache cache(options);
     for (size_t i = 0; i < plan.kernels.size(); ++i) {
       std::string name = plan.kernelName(int(i));
+      const KernelSpec &spec = plan.kernels[i];
+      std::string cached = cache.lookup(spec.key());
+      if (!cached.empty()) {
+        objects.push_back(cached);
+        continue;
+      }
       std::string object = pathJoin(workDir, name + ".o");
       std::string assembly =
           options.kernelsOnly ? pathJoin(workDir, name + ".s") : "";
       objects.push_back(object);
-      const KernelSpec &spec = plan.kernels[i];
       jobs.push_back({name + " (" + spec.key() + ")",
                       [&, spec, name, object, assembly](std::string &error) {
-                        return compileKernel(spec, name, options.halideTarget,
-                                             object, error, assembly);
+                        if (!compileKernel(spec, name, options.halideTarget,
+                                           object, error, assembly))
+                          return false;
+                        cache.store(spec.key(), object);
+                        return true;
                       },
                       pathJoin(workDir, name + ".err")});
     }
-    std::string runtime = pathJoin(workDir, "halide_runtime.o");
     if (!options.kernelsOnly) {
+      std::string runtime = cache.lookup("halide runtime");
+      if (runtime.empty()) {
+        runtime = pathJoin(workDir, "halide_runtime.o");
+        jobs.push_back(
+            {"the Halide runtime",
+             [&, runtime](std::string &error) {
+               if (!compileHalideRuntime(options.halideTarget, runtime, error))
+                 return false;
+               cache.store("halide runtime", runtime);
+               return true;
+             },
+             pathJoin(workDir, "halide_runtime.err")});
+      }
       objects.push_back(runtime);
-      jobs.push_back({"the Halide runtime",
-                      [&, runtime](std::string &error) {
-                        return compileHalideRuntime(options.halideTarget,
-                                                    runtime, error);
-                      },
-                      pathJoin(workDir, "halide_runtime.err")});
     }
     if (Error error = runInProcesses(jobs, std::max(1, options.jobs)))
       return error;

@@ -21,6 +21,11 @@ struct CompileOptions {
   int jobs = 2;
   /// Where libResnetcRuntime.a and include/resnetc/runtime live.
   std::string runtimeLibDir, runtimeIncludeDir;
+  /// Where compiled kernels are kept for reuse, keyed by their signature,
+  /// the target and `compilerId` (empty: no cache).
+  std::string cacheDir;
+  /// Identifies the compiler build whose kernels the cache holds.
+  std::string compilerId;
   /// Reports the time of each phase when set.
   std::function<void(const std::string &phase, double seconds)> onPhase;
 };

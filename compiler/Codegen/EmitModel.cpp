@@ -1,6 +1,9 @@
 //===- EmitModel.cpp - A model's C header and plan tables -----------------===//
 #include "compiler/Codegen/ModelPlan.h"
 
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/xxhash.h"
+
 #include <cctype>
 #include <cstdio>
 #include <sstream>
@@ -8,7 +11,10 @@
 namespace resnetc {
 
 std::string ModelPlan::kernelName(int i) const {
-  return name + "_k" + std::to_string(i);
+  // Named by signature, not by model: a compiled kernel serves every model
+  // that needs it, through the kernel cache.
+  return "rn_k" + llvm::utohexstr(llvm::xxh3_64bits(kernels[i].key()),
+                                  /*LowerCase=*/true);
 }
 
 namespace {
@@ -50,7 +56,7 @@ void shapeInitializer(std::ostream &os, const Shape &shape) {
 std::string describeKernel(const ModelPlan &plan, int kernel) {
   const KernelSpec &spec = plan.kernels[kernel];
   std::ostringstream os;
-  os << plan.kernelName(kernel) << " " << kernelKindName(spec.kind) << " ";
+  os << "k" << kernel << " " << kernelKindName(spec.kind) << " ";
   auto shapes = [&](const std::vector<Shape> &list) {
     for (size_t i = 0; i < list.size(); ++i) {
       os << (i ? "," : "");

@@ -63,7 +63,7 @@ struct ModelPlan {
 
   const Shape &inputShape() const { return buffers[inputBuffer].shape; }
   const Shape &outputShape() const { return buffers[outputBuffer].shape; }
-  /// The C name of kernel `i`: "<model>_k<i>".
+  /// The C name of kernel `i`: "rn_k<hash of its signature>".
   std::string kernelName(int i) const;
 };
 

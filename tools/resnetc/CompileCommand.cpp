@@ -30,6 +30,7 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <chrono>
+#include <cstdlib>
 #include <thread>
 
 using namespace llvm;
@@ -37,6 +38,22 @@ using namespace resnetc;
 
 namespace {
 enum class Emit { Mlir, Kernels, Lib };
+
+/// $RESNETC_CACHE_DIR (empty: no cache), else $XDG_CACHE_HOME/resnetc or
+/// ~/.cache/resnetc, as other compilers' caches (ccache, Mesa) do.
+std::string kernelCacheDir() {
+  if (const char *dir = std::getenv("RESNETC_CACHE_DIR"))
+    return dir;
+  SmallString<256> path;
+  if (const char *xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg)
+    path = xdg;
+  else if (const char *home = std::getenv("HOME"); home && *home)
+    sys::path::append(path, home, ".cache");
+  else
+    return "";
+  sys::path::append(path, "resnetc", "kernels");
+  return std::string(path);
+}
 } // namespace
 
 int resnetc::runCompile(int argc, char **argv) {
@@ -197,6 +214,16 @@ int resnetc::runCompile(int argc, char **argv) {
     options.runtimeLibDir = (prefix + "/lib").str();
     options.runtimeIncludeDir = (prefix + "/include").str();
     options.onPhase = report;
+    options.cacheDir = kernelCacheDir();
+    sys::fs::file_status exeStatus;
+    if (!sys::fs::status(exe, exeStatus))
+      options.compilerId =
+          exe + " " +
+          std::to_string(
+              exeStatus.getLastModificationTime().time_since_epoch().count()) +
+          " " + std::to_string(exeStatus.getSize());
+    else
+      options.cacheDir.clear(); // no identity, no cache
     if (Error error = compileModel(plan, options))
       return reportError(std::move(error));
     report("total", since(started));
