@@ -718,14 +718,19 @@ KernelFuncs maxPoolGrad(const KernelSpec &spec, Type t) {
 
   // Each window adds its dy to its maximum: a scatter over the windows,
   // with every (c, n) plane independent.
+  // (Into a stage of its own, so that a schedule can zero and fill one
+  // plane while it is in cache.)
   RDom windows(0, int(outShape[3]), 0, int(outShape[2]), "windows");
   Expr at = argmax(windows.x, windows.y, c, n)[0];
-  k.output = Func("max_pool2d_grad");
-  k.output(x, y, c, n) = make_zero(t);
-  k.output(at % w, clamp(at / w, 0, h - 1), c, n) +=
-      dy(windows.x, windows.y, c, n);
-  k.reduction = k.output;
+  // The plane flattened: the index of the maximum is its address.
+  Var i("i");
+  Func scatter("max_pool2d_grad_scatter");
+  scatter(i, c, n) = make_zero(t);
+  scatter(clamp(at, 0, h * w - 1), c, n) += dy(windows.x, windows.y, c, n);
+  k.reduction = scatter;
   k.rdom = windows;
+  k.output = Func("max_pool2d_grad");
+  k.output(x, y, c, n) = scatter(y * w + x, c, n);
   k.outputs = {k.output};
   return k;
 }

@@ -407,21 +407,25 @@ void schedulePoolGrad(algorithms::KernelFuncs &k, const KernelSpec &spec,
   int64_t width = spec.outputs[0][3];
   int lanes = lanesFor(width, p.vectorWidth);
   Var t("t");
-  scheduleActivation(k.output, spec.outputs[0], p, t);
   if (spec.kind == KernelKind::AvgPoolGrad) {
+    scheduleActivation(k.output, spec.outputs[0], p, t);
     k.reduction.compute_at(k.output, k.x);
     return;
   }
-  // Max pool: zero the plane, find each window's maximum, scatter dy into
-  // it, one (c, n) plane per task.
-  k.output.update().fuse(k.c, k.n, t).parallel(t);
+  // Max pool, one (c, n) plane per task: the plane with its -inf border,
+  // each window's maximum, then zero the plane, scatter dy into it and
+  // copy it out while it is in cache.
+  k.output.fuse(k.c, k.n, t).parallel(t).vectorize(k.x, lanes,
+                                                    TailStrategy::GuardWithIf);
+  std::vector<Var> s = k.reduction.args();
+  k.reduction.compute_at(k.output, t).vectorize(s[0], lanes,
+                                                TailStrategy::GuardWithIf);
   std::vector<Var> v = k.auxiliary.args();
   int outLanes = lanesFor(spec.inputs[0][3], p.vectorWidth);
   k.auxiliary.compute_at(k.output, t).vectorize(v[0], outLanes,
                                                 TailStrategy::GuardWithIf);
   k.auxiliary.update().vectorize(v[0], outLanes, TailStrategy::GuardWithIf);
   if (k.padded.name() != "unpadded") {
-    // The plane with its -inf border, once per task.
     std::vector<Var> x = k.padded.args();
     k.padded.compute_at(k.output, t).vectorize(x[0], lanes,
                                                TailStrategy::GuardWithIf);
@@ -539,15 +543,17 @@ int64_t taskScratchBytes(const KernelSpec &spec) {
   }
   case KernelKind::MaxPoolGrad: {
     // Index and value of every window of one (c, n) plane, rounded up to
-    // whole vectors.
-    // and the plane with its -inf border, as two allocations.
+    // whole vectors; the plane with its -inf border; the plane of dx it
+    // fills: separate allocations.
     const Shape &dy = spec.inputs[0];
     int64_t windows = (dy[3] + 16) * dy[2];
     int64_t cols = (dy[3] + 16) * spec.stride[1] +
                    (spec.window[1] - 1) * spec.dilation[1] + 17;
     int64_t rows = dy[2] * spec.stride[0] +
                    (spec.window[0] - 1) * spec.dilation[0] + 1;
-    return std::max(windows * 2, cols * rows) * int64_t(sizeof(float)) +
+    int64_t plane = spec.outputs[0][2] * spec.outputs[0][3];
+    return std::max({windows * 2, cols * rows, plane}) *
+               int64_t(sizeof(float)) +
            kSlack;
   }
   default:

@@ -76,11 +76,13 @@ void scheduleTrainingCuda(algorithms::KernelFuncs &k, const KernelSpec &spec,
   switch (spec.kind) {
   case KernelKind::MaxPoolGrad: {
     // One thread per (c, n) plane scatters its windows (a first schedule).
-    gpuFlat(k.output);
+    k.reduction.compute_root();
+    gpuFlat(k.reduction);
     Var plane("plane"), block("block");
-    k.output.update().fuse(k.c, k.n, plane).gpu_tile(
+    k.reduction.update().fuse(k.c, k.n, plane).gpu_tile(
         plane, block, thread, 64, TailStrategy::GuardWithIf);
-    k.auxiliary.compute_at(k.output, thread);
+    k.auxiliary.compute_at(k.reduction, thread);
+    gpuFlat(k.output);
     return;
   }
   case KernelKind::ConvGradInput:
