@@ -420,6 +420,7 @@ void schedulePoolGrad(algorithms::KernelFuncs &k, const KernelSpec &spec,
   std::vector<Var> s = k.reduction.args();
   k.reduction.compute_at(k.output, t).vectorize(s[0], lanes,
                                                 TailStrategy::GuardWithIf);
+  k.reduction.update().unscheduled(); // a serial scatter
   std::vector<Var> v = k.auxiliary.args();
   int outLanes = lanesFor(spec.inputs[0][3], p.vectorWidth);
   k.auxiliary.compute_at(k.output, t).vectorize(v[0], outLanes,
