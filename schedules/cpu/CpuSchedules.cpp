@@ -227,8 +227,8 @@ void scheduleDense(Func f, const Shape &shape, const ScheduleParams &p) {
 /// The GEMM form: a register tile of tileVectors x vectorWidth input
 /// channels by tilePixels x tileRows pixels of one output phase
 /// accumulates over every (o, ky, kx): per step, tileVectors loads of
-/// staged weights feed FMAs with broadcast dy values. Tasks are (image,
-/// channel tile), each with its image of zero-padded dy.
+/// staged weights feed FMAs with broadcast dy values. Per image: its
+/// zero-padded dy, then tasks of (row tile, channel tile).
 void scheduleConvGradInputGemm(algorithms::KernelFuncs &k,
                                const KernelSpec &spec,
                                const ScheduleParams &p) {
@@ -266,9 +266,9 @@ void scheduleConvGradInputGemm(algorithms::KernelFuncs &k,
       .split(colX, xo, xi, pixels, tail(width, pixels))
       .split(colY, yo, yi, rows, tail(height, rows));
   for (VarOrRVar var : {VarOrRVar(yi), VarOrRVar(ci), VarOrRVar(xo),
-                        VarOrRVar(yo), VarOrRVar(k.n), VarOrRVar(co)})
+                        VarOrRVar(yo), VarOrRVar(co), VarOrRVar(k.n)})
     order.push_back(var);
-  out.reorder(order).unroll(xi).unroll(yi).fuse(k.n, co, t).parallel(t);
+  out.reorder(order).unroll(xi).unroll(yi).fuse(yo, co, t).parallel(t);
   std::vector<Var> v = k.reduction.args(); // c, qx, qy, px, py, n
   Var vo("vo"), vi("vi");
   k.reduction.compute_at(out, xo)
@@ -288,7 +288,7 @@ void scheduleConvGradInputGemm(algorithms::KernelFuncs &k,
   std::vector<Var> w = k.staged.args(); // c, o, kx, ky, block
   k.staged.compute_root().vectorize(w[0], lanes).parallel(w[1]);
   std::vector<Var> d = k.padded.args();
-  k.padded.compute_at(out, t).vectorize(
+  k.padded.compute_at(out, k.n).vectorize(
       d[0], lanesFor(spec.inputs[0][3], p.vectorWidth),
       TailStrategy::GuardWithIf);
 }
