@@ -50,10 +50,12 @@ float64 after each checked step, to choose one.
 
 Prints one summary line
 
-    train-parity ARCH bB HxW trainable=P bn=M: PASS|FAIL params E running E loss E update E
+    train-parity ARCH bB HxW trainable=P bn=M lr LR steps N: PASS|FAIL
+        params E running E loss E update E
 
-(worst relative L2 errors) after per-check detail lines, and exits 1 on a
-failure. Needs only the system python3 with torch, torchvision and numpy.
+(one line; the worst relative errors) after per-check detail lines, and
+exits 1 on a failure. Needs only the system python3 with torch, torchvision
+and numpy.
 """
 import argparse
 import copy
@@ -341,9 +343,10 @@ def main():
 
     # resnetc: new, compile --train.
     reuse = args.reuse and os.path.exists(os.path.join(out, "libm.so"))
-    times["new"] = 0.0 if reuse else run([args.resnetc, "new", args.arch, "--batch",
-                        str(args.batch), "--image", "%dx%d" % (h, w),
-                        "--classes", str(classes), "-o", mlir], "resnetc new")
+    new_cmd = [args.resnetc, "new", args.arch, "--batch", str(args.batch),
+               "--image", "%dx%d" % (h, w), "--classes", str(classes),
+               "-o", mlir]
+    times["new"] = 0.0 if reuse else run(new_cmd, "resnetc new")
     parity.check_params(mlir, init)
     compile_cmd = [args.resnetc, "compile", mlir, "-o", out, "--name", "m",
                    "--train", "--bn", args.bn,
@@ -465,11 +468,11 @@ def main():
             if floor_states is not None:
                 floor.add(cat, rel_l2(b, floor_states[step][name]), name)
             if args.verbose:
-                sys.stderr.write("step %d %-40s %-12s rel L2 %.1e |update|/|p| "
-                                 "%.1e\n" % (step, name, cat, e, float(
-                                     np.linalg.norm(d) / max(np.linalg.norm(
-                                         init[name].astype(np.float64)),
-                                         1e-30))))
+                moved = np.linalg.norm(d) / max(
+                    np.linalg.norm(init[name].astype(np.float64)), 1e-30)
+                sys.stderr.write("step %d %-40s %-12s rel L2 %.1e "
+                                 "|update|/|p| %.1e\n"
+                                 % (step, name, cat, e, moved))
         for what, bad in (("have another shape or dtype than in the input "
                            "file", shapes),
                           ("differ from PyTorch's num_batches_tracked "
