@@ -115,7 +115,7 @@ for c in $CONFIGS; do
 done
 
 # GFLOP per image at 224x224 (2 x multiply-adds). resnet18/50 from
-# /work/shared/TOOLCHAIN.md; the others are 2 x torchvision's documented GMACs.
+# ../shared/TOOLCHAIN.md; the others are 2 x torchvision's documented GMACs.
 gflop224() {
   case "$1" in
     resnet18) echo 3.63 ;; resnet34) echo 7.32 ;; resnet50) echo 8.18 ;;

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""PyTorch inference latency at its best on this machine (see /work/shared/TOOLCHAIN.md).
+"""PyTorch inference latency at its best on this machine (see ../shared/TOOLCHAIN.md).
 
 Builds a torchvision ResNet (random initialization: speed does not depend on
 the values), sets torch.set_num_threads(THREADS), puts it in eval mode and

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""PyTorch training-step latency at its best on this machine (see /work/shared/TOOLCHAIN.md).
+"""PyTorch training-step latency at its best on this machine (see ../shared/TOOLCHAIN.md).
 
 One training step is what resnetc's N_train_step does: forward, softmax
 cross-entropy loss (nn.CrossEntropyLoss, mean over the batch), backward, and
