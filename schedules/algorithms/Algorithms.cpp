@@ -11,8 +11,7 @@ using Halide::Internal::make_zero;
 namespace resnetc {
 namespace algorithms {
 
-ImageParam shapedInput(const Shape &shape, const std::string &name,
-                       Type type) {
+ImageParam shapedInput(const Shape &shape, const std::string &name, Type type) {
   int rank = static_cast<int>(shape.size());
   ImageParam param(type, rank, name);
   int64_t stride = 1;
@@ -59,6 +58,18 @@ namespace {
 
 Expr constant(Type t, double value) { return make_const(t, value); }
 
+/// max(v, 0) that keeps a NaN, as torch.relu does (x86's max returns the
+/// zero), so that a NaN in the data reaches the loss instead of vanishing.
+/// The test is on the bits: Halide compiles floats with fast-math flags,
+/// under which is_nan and a plain select both fold away.
+Expr reluOf(Expr v) {
+  Type bits = UInt(v.type().bits(), v.type().lanes());
+  Expr magnitude = reinterpret(bits, v) &
+                   make_const(bits, ~(~uint64_t(0) << (v.type().bits() - 1)));
+  Expr infinity = reinterpret(bits, make_const(v.type(), INFINITY));
+  return select(magnitude > infinity, v, max(v, make_zero(v.type())));
+}
+
 /// The input read through `value` outside its spatial extent when the
 /// window op pads; the input itself otherwise.
 Func zeroPadded(const ImageParam &input, const Shape &shape,
@@ -67,7 +78,8 @@ Func zeroPadded(const ImageParam &input, const Shape &shape,
   for (int64_t p : spec.padding)
     pads |= p != 0;
   // A ceil_mode pool's last window may reach past the input too.
-  if (spec.ceilMode && spec.outputs.size() == 1 && spec.outputs[0].size() == 4) {
+  if (spec.ceilMode && spec.outputs.size() == 1 &&
+      spec.outputs[0].size() == 4) {
     const Shape &out = spec.outputs[0];
     for (int d : {0, 1}) {
       int64_t window = spec.kind == KernelKind::FusedConv ? 1 : spec.window[d];
@@ -103,8 +115,8 @@ KernelFuncs fusedConv(const KernelSpec &spec, Type t) {
              int(spec.padding[1]);
   Expr inY = y * int(spec.stride[0]) + r.y * int(spec.dilation[0]) -
              int(spec.padding[0]);
-  Expr inC = groups == 1 ? Expr(r.z)
-                         : (c / (outChannels / groups)) * perGroup + r.z;
+  Expr inC =
+      groups == 1 ? Expr(r.z) : (c / (outChannels / groups)) * perGroup + r.z;
 
   Func conv("conv");
   Expr init = make_zero(t);
@@ -126,7 +138,7 @@ KernelFuncs fusedConv(const KernelSpec &spec, Type t) {
     value += residual(x, y, c, n);
   }
   if (spec.relu)
-    value = max(value, make_zero(t));
+    value = reluOf(value);
   k.output = Func("fused_conv2d");
   k.output(x, y, c, n) = value;
   return k;
@@ -135,8 +147,7 @@ KernelFuncs fusedConv(const KernelSpec &spec, Type t) {
 /// PyTorch's avg_pool2d divisor of the window at output (x, y): the window
 /// clipped to the padded input with count_include_pad, to the input itself
 /// without.
-Expr poolDivisor(const KernelSpec &spec, const Shape &inShape, Expr x,
-                 Expr y) {
+Expr poolDivisor(const KernelSpec &spec, const Shape &inShape, Expr x, Expr y) {
   int kh = int(spec.window[0]), kw = int(spec.window[1]);
   int h = int(inShape[2]), wd = int(inShape[3]);
   Expr y0 = y * int(spec.stride[0]) - int(spec.padding[0]);
@@ -299,7 +310,7 @@ KernelFuncs elementwise(const KernelSpec &spec, Type t) {
     break;
   }
   case KernelKind::Relu:
-    k.output(vars) = max(input(at), make_zero(t));
+    k.output(vars) = reluOf(input(at));
     break;
   case KernelKind::BatchNorm: {
     std::vector<ImageParam> p;
@@ -308,8 +319,7 @@ KernelFuncs elementwise(const KernelSpec &spec, Type t) {
     k.inputs.insert(k.inputs.end(), p.begin(), p.end());
     Expr ch = vars[rank - 2];
     k.output(vars) = (input(at) - p[2](ch)) /
-                         sqrt(p[3](ch) + constant(t, spec.epsilon)) *
-                         p[0](ch) +
+                         sqrt(p[3](ch) + constant(t, spec.epsilon)) * p[0](ch) +
                      p[1](ch);
     break;
   }
@@ -339,10 +349,10 @@ KernelFuncs elementwise(const KernelSpec &spec, Type t) {
 
 /// Per-channel sums over (x, y, n) of the values `term(x, y, c, n)` gives
 /// (several at once: a Tuple), for NCHW tensors of `shape`.
-ChannelSum channelSum(const Shape &shape,
-                      const std::function<std::vector<Expr>(Expr, Expr, Expr,
-                                                            Expr)> &term,
-                      Type t, const std::string &name) {
+ChannelSum
+channelSum(const Shape &shape,
+           const std::function<std::vector<Expr>(Expr, Expr, Expr, Expr)> &term,
+           Type t, const std::string &name) {
   Var x("x"), c("c");
   RDom r(0, int(shape[2]), 0, int(shape[0]), name + "_r");
   std::vector<Expr> values = term(x, r.x, c, r.y);
@@ -375,25 +385,29 @@ KernelFuncs batchNormTrain(const KernelSpec &spec, Type t) {
   k.inputs = {input, gamma, beta};
   Expr count = constant(t, double(shape[0] * shape[2] * shape[3]));
   ChannelSum sum = channelSum(
-      shape, [&](Expr x, Expr y, Expr c, Expr n) -> std::vector<Expr> {
+      shape,
+      [&](Expr x, Expr y, Expr c, Expr n) -> std::vector<Expr> {
         return {input(x, y, c, n)};
-      }, t, "sum");
+      },
+      t, "sum");
   Func mean("batch_mean");
   mean(c) = sum.total(c) / count;
   // Two passes: the variance from centered values, as PyTorch does.
   ChannelSum squares = channelSum(
-      shape, [&](Expr x, Expr y, Expr c, Expr n) -> std::vector<Expr> {
+      shape,
+      [&](Expr x, Expr y, Expr c, Expr n) -> std::vector<Expr> {
         Expr centered = input(x, y, c, n) - mean(c);
         return {centered * centered};
-      }, t, "squares");
+      },
+      t, "squares");
   Func var("batch_var");
   var(c) = squares.total(c) / count;
   k.channelSums = {sum, squares};
   k.output = Func("batch_norm_train");
-  k.output(x, y, c, n) =
-      (input(x, y, c, n) - mean(c)) / sqrt(var(c) + constant(t, spec.epsilon)) *
-          gamma(c) +
-      beta(c);
+  k.output(x, y, c, n) = (input(x, y, c, n) - mean(c)) /
+                             sqrt(var(c) + constant(t, spec.epsilon)) *
+                             gamma(c) +
+                         beta(c);
   k.outputs = {k.output, mean, var};
   return k;
 }
@@ -423,10 +437,12 @@ KernelFuncs batchNormGrad(const KernelSpec &spec, Type t) {
     return (input(x, y, c, n) - mean(c)) * rstd(c);
   };
   ChannelSum sums = channelSum(
-      shape, [&](Expr x, Expr y, Expr c, Expr n) -> std::vector<Expr> {
+      shape,
+      [&](Expr x, Expr y, Expr c, Expr n) -> std::vector<Expr> {
         Expr g = grad(x, y, c, n);
         return {g, g * xhat(x, y, c, n)};
-      }, t, "grad_sums");
+      },
+      t, "grad_sums");
   k.channelSums = {sums};
   Func dgamma("dgamma"), dbeta("dbeta");
   dbeta(c) = sums.total(c)[0];
@@ -436,9 +452,8 @@ KernelFuncs batchNormGrad(const KernelSpec &spec, Type t) {
   if (spec.training) {
     // The batch statistics depend on x too: their terms, averaged.
     Expr count = constant(t, double(shape[0] * shape[2] * shape[3]));
-    k.output(x, y, c, n) =
-        scale * (grad(x, y, c, n) - dbeta(c) / count -
-                 xhat(x, y, c, n) * (dgamma(c) / count));
+    k.output(x, y, c, n) = scale * (grad(x, y, c, n) - dbeta(c) / count -
+                                    xhat(x, y, c, n) * (dgamma(c) / count));
   } else {
     k.output(x, y, c, n) = scale * grad(x, y, c, n);
   }
@@ -460,9 +475,9 @@ KernelFuncs runningStats(const KernelSpec &spec, Type t) {
       spec.count > 1 ? double(spec.count) / double(spec.count - 1) : 1.0;
   // One Tuple: the results may overwrite the running statistics.
   k.output = Func("running_stats_update");
-  k.output(c) = Tuple(constant(t, 1 - m) * runMean(c) + constant(t, m) * mean(c),
-                      constant(t, 1 - m) * runVar(c) +
-                          constant(t, m * unbias) * var(c));
+  k.output(c) =
+      Tuple(constant(t, 1 - m) * runMean(c) + constant(t, m) * mean(c),
+            constant(t, 1 - m) * runVar(c) + constant(t, m * unbias) * var(c));
   k.outputs = {k.output};
   return k;
 }
@@ -551,8 +566,7 @@ KernelFuncs convGradInputGemm(const KernelSpec &spec, Type t) {
   if (spec.relu) {
     ImageParam mask = shapedInput(spec.inputs[2], "mask", t);
     k.inputs.push_back(mask);
-    k.output(x, y, c, n) =
-        select(mask(x, y, c, n) > 0, value, make_zero(t));
+    k.output(x, y, c, n) = select(mask(x, y, c, n) > 0, value, make_zero(t));
   } else {
     k.output(x, y, c, n) = value;
   }
@@ -692,10 +706,9 @@ KernelFuncs maxPoolGrad(const KernelSpec &spec, Type t) {
   // maximum (a window always holds an element of the input): the same
   // choice as testing each tap, without clamped (gathered) loads.
   int ow = int(outShape[3]), oh = int(outShape[2]);
-  bool reachesOut =
-      spec.padding[0] > 0 || spec.padding[1] > 0 ||
-      (ow - 1) * sx - spec.padding[1] + (kw - 1) * dlx >= w ||
-      (oh - 1) * sy - spec.padding[0] + (kh - 1) * dly >= h;
+  bool reachesOut = spec.padding[0] > 0 || spec.padding[1] > 0 ||
+                    (ow - 1) * sx - spec.padding[1] + (kw - 1) * dlx >= w ||
+                    (oh - 1) * sy - spec.padding[0] + (kh - 1) * dly >= h;
   if (reachesOut) {
     k.padded = BoundaryConditions::constant_exterior(
         input, constant(t, -INFINITY), {{0, w}, {0, h}});
@@ -797,9 +810,11 @@ KernelFuncs biasGrad(const KernelSpec &spec, Type t) {
   k.output = Func("bias_grad");
   if (shape.size() == 4) {
     ChannelSum sum = channelSum(
-        shape, [&](Expr x, Expr y, Expr c, Expr n) -> std::vector<Expr> {
+        shape,
+        [&](Expr x, Expr y, Expr c, Expr n) -> std::vector<Expr> {
           return {dy(x, y, c, n)};
-        }, t, "sum");
+        },
+        t, "sum");
     k.channelSums = {sum};
     k.output(c) = sum.total(c);
   } else {
@@ -874,8 +889,8 @@ KernelFuncs trainingElementwise(const KernelSpec &spec, Type t) {
     ImageParam dy = shapedInput(spec.inputs[0], "dy", t);
     k.inputs = {dy};
     Expr zero = 0;
-    k.output(vars) = dy(zero, zero, at[2], at[3]) /
-                     constant(t, double(shape[2] * shape[3]));
+    k.output(vars) =
+        dy(zero, zero, at[2], at[3]) / constant(t, double(shape[2] * shape[3]));
     break;
   }
   case KernelKind::PadGrad: {

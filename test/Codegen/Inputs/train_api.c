@@ -72,6 +72,10 @@ int main(int argc, char **argv) {
   net_forward(fresh, images, reloaded);
   printf("reloaded forward identical: %d\n",
          memcmp(after, reloaded, sizeof(after)) == 0);
+  /* A NaN in the images reaches the loss (ReLU keeps NaN, as torch's). */
+  images[5] = NAN;
+  rc = net_train_step(fresh, images, labels, 0.1f, &loss);
+  printf("NaN image: rc=%d, loss is NaN: %d\n", rc, isnan(loss) != 0);
   net_destroy(fresh);
   net_destroy(m);
   return 0;
