@@ -44,7 +44,7 @@ def write_safetensors(path, state_dict):
         array = np.ascontiguousarray(array,
                                      dtype=array.dtype.newbyteorder("<"))
         header[name] = {"dtype": _DTYPES[tensor.dtype],
-                        "shape": list(array.shape),
+                        "shape": list(tensor.shape),  # 0-d stays 0-d
                         "data_offsets": [offset, offset + array.nbytes]}
         chunks.append(array)
         offset += array.nbytes
