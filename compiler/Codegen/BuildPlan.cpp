@@ -32,13 +32,31 @@ FailureOr<KernelSpec> specFor(Operation *op) {
     spec.inputs.push_back(shapeOf(v));
   for (Value v : op->getResults())
     spec.outputs.push_back(shapeOf(v));
-  auto convAttrs = [&](auto conv) {
-    spec.kind = KernelKind::FusedConv;
+  // Attributes shared by an op and its gradient.
+  auto convWindow = [&](auto conv) {
     spec.stride = vec(conv.getStride());
     spec.padding = vec(conv.getPadding());
     spec.dilation = vec(conv.getDilation());
     spec.groups = conv.getGroups();
+  };
+  auto convAttrs = [&](auto conv) {
+    spec.kind = KernelKind::FusedConv;
+    convWindow(conv);
     spec.hasBias = static_cast<bool>(conv.getBias());
+  };
+  auto maxPoolAttrs = [&](auto pool) {
+    spec.window = vec(pool.getKernel());
+    spec.stride = vec(pool.getStride());
+    spec.padding = vec(pool.getPadding());
+    spec.dilation = vec(pool.getDilation());
+    spec.ceilMode = pool.getCeilMode();
+  };
+  auto avgPoolAttrs = [&](auto pool) {
+    spec.window = vec(pool.getKernel());
+    spec.stride = vec(pool.getStride());
+    spec.padding = vec(pool.getPadding());
+    spec.ceilMode = pool.getCeilMode();
+    spec.countIncludePad = pool.getCountIncludePad();
   };
   if (auto conv = dyn_cast<FusedConv2dOp>(op)) {
     convAttrs(conv);
@@ -48,18 +66,10 @@ FailureOr<KernelSpec> specFor(Operation *op) {
     convAttrs(conv);
   } else if (auto pool = dyn_cast<MaxPool2dOp>(op)) {
     spec.kind = KernelKind::MaxPool;
-    spec.window = vec(pool.getKernel());
-    spec.stride = vec(pool.getStride());
-    spec.padding = vec(pool.getPadding());
-    spec.dilation = vec(pool.getDilation());
-    spec.ceilMode = pool.getCeilMode();
+    maxPoolAttrs(pool);
   } else if (auto pool = dyn_cast<AvgPool2dOp>(op)) {
     spec.kind = KernelKind::AvgPool;
-    spec.window = vec(pool.getKernel());
-    spec.stride = vec(pool.getStride());
-    spec.padding = vec(pool.getPadding());
-    spec.ceilMode = pool.getCeilMode();
-    spec.countIncludePad = pool.getCountIncludePad();
+    avgPoolAttrs(pool);
   } else if (isa<GlobalAvgPoolOp>(op)) {
     spec.kind = KernelKind::GlobalAvgPool;
   } else if (auto linear = dyn_cast<LinearOp>(op)) {
@@ -97,33 +107,19 @@ FailureOr<KernelSpec> specFor(Operation *op) {
     spec.count = stats.getCount();
   } else if (auto grad = dyn_cast<Conv2dGradInputOp>(op)) {
     spec.kind = KernelKind::ConvGradInput;
-    spec.stride = vec(grad.getStride());
-    spec.padding = vec(grad.getPadding());
-    spec.dilation = vec(grad.getDilation());
-    spec.groups = grad.getGroups();
+    convWindow(grad);
     spec.relu = static_cast<bool>(grad.getMask());
   } else if (auto grad = dyn_cast<Conv2dGradWeightOp>(op)) {
     spec.kind = KernelKind::ConvGradWeight;
-    spec.stride = vec(grad.getStride());
-    spec.padding = vec(grad.getPadding());
-    spec.dilation = vec(grad.getDilation());
-    spec.groups = grad.getGroups();
+    convWindow(grad);
   } else if (isa<ReluGradOp>(op)) {
     spec.kind = KernelKind::ReluGrad;
   } else if (auto grad = dyn_cast<MaxPool2dGradOp>(op)) {
     spec.kind = KernelKind::MaxPoolGrad;
-    spec.window = vec(grad.getKernel());
-    spec.stride = vec(grad.getStride());
-    spec.padding = vec(grad.getPadding());
-    spec.dilation = vec(grad.getDilation());
-    spec.ceilMode = grad.getCeilMode();
+    maxPoolAttrs(grad);
   } else if (auto grad = dyn_cast<AvgPool2dGradOp>(op)) {
     spec.kind = KernelKind::AvgPoolGrad;
-    spec.window = vec(grad.getKernel());
-    spec.stride = vec(grad.getStride());
-    spec.padding = vec(grad.getPadding());
-    spec.ceilMode = grad.getCeilMode();
-    spec.countIncludePad = grad.getCountIncludePad();
+    avgPoolAttrs(grad);
   } else if (isa<GlobalAvgPoolGradOp>(op)) {
     spec.kind = KernelKind::GlobalAvgPoolGrad;
   } else if (isa<LinearGradInputOp>(op)) {

@@ -61,6 +61,25 @@ bool checkWritable(std::initializer_list<std::string> paths);
 /// compile), or an error naming what was found.
 llvm::Expected<std::string> findModelName(llvm::StringRef dir);
 
+/// The inference C API of a compiled model N, bound from DIR/libN.so.
+struct ModelLibrary {
+  std::string name, path;
+  void *handle = nullptr;
+  int (*create)(void **, const char *) = nullptr;
+  int (*forward)(void *, const float *, float *) = nullptr;
+  int (*setNumThreads)(void *, int) = nullptr;
+  const char *(*lastError)(void *) = nullptr;
+  void (*destroy)(void *) = nullptr;
+
+  /// The library's symbol N_<suffix>, or null.
+  void *symbol(const std::string &suffix) const;
+};
+
+/// dlopens DIR/libN.so (N: `name`, or the one model in DIR) and binds its
+/// inference API; an error names what is missing.
+llvm::Expected<ModelLibrary> loadModelLibrary(llvm::StringRef dir,
+                                              llvm::StringRef name);
+
 int runNew(int argc, char **argv);
 int runEval(int argc, char **argv);
 int runCompile(int argc, char **argv);

@@ -22,32 +22,23 @@
 
 using namespace llvm;
 
-namespace {
-
-/// The C API of one compiled model, looked up by name.
-struct ModelApi {
-  int (*create)(void **, const char *) = nullptr;
-  int (*forward)(void *, const float *, float *) = nullptr;
-  int (*setNumThreads)(void *, int) = nullptr;
-  const char *(*lastError)(void *) = nullptr;
-  void (*destroy)(void *) = nullptr;
-};
-
-} // namespace
+namespace {} // namespace
 
 int resnetc::runRun(int argc, char **argv) {
   cl::OptionCategory &cat = commandCategory();
   cl::opt<std::string> dir(cl::Positional, cl::Required,
                            cl::desc("<dir> (the output of resnetc compile)"),
                            cl::cat(cat));
-  cl::opt<std::string> name("name", cl::desc("Model name (default: the one "
-                                             "libN.so in DIR)"),
+  cl::opt<std::string> name("name",
+                            cl::desc("Model name (default: the one "
+                                     "libN.so in DIR)"),
                             cl::cat(cat));
   cl::opt<std::string> weights("weights", cl::Required,
                                cl::desc("Weights (safetensors)"),
                                cl::value_desc("file"), cl::cat(cat));
-  cl::opt<std::string> input("input", cl::desc("Images (.npy, float32 NCHW; "
-                                               "default zeros)"),
+  cl::opt<std::string> input("input",
+                             cl::desc("Images (.npy, float32 NCHW; "
+                                      "default zeros)"),
                              cl::value_desc("file"), cl::cat(cat));
   cl::opt<std::string> output("output", cl::desc("Logits (.npy)"),
                               cl::value_desc("file"), cl::cat(cat));
@@ -63,29 +54,11 @@ int resnetc::runRun(int argc, char **argv) {
   if (!parseCommandLine(argc, argv, "Runs a compiled model.\n"))
     return 1;
 
-  std::string modelName = name;
-  if (modelName.empty()) {
-    auto found = findModelName(dir);
-    if (!found)
-      return reportError(found.takeError());
-    modelName = *found;
-  }
-  SmallString<256> library(dir);
-  sys::path::append(library, "lib" + modelName + ".so");
-  void *handle = dlopen(library.c_str(), RTLD_NOW | RTLD_LOCAL);
-  if (!handle)
-    return reportError("cannot load '" + library + "': " + dlerror());
-  ModelApi api;
-  auto bind = [&](auto &fn, const char *suffix) {
-    fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(
-        dlsym(handle, (modelName + "_" + suffix).c_str()));
-    return fn != nullptr;
-  };
-  if (!bind(api.create, "create") || !bind(api.forward, "forward") ||
-      !bind(api.setNumThreads, "set_num_threads") ||
-      !bind(api.lastError, "last_error") || !bind(api.destroy, "destroy"))
-    return reportError("'" + library + "' lacks the C API of model '" +
-                       modelName + "'");
+  Expected<resnetc::ModelLibrary> loaded = resnetc::loadModelLibrary(dir, name);
+  if (!loaded)
+    return reportError(loaded.takeError());
+  const resnetc::ModelLibrary &api = *loaded;
+  const std::string &modelName = api.name;
   void *model = nullptr;
   if (api.create(&model, weights.c_str())) {
     std::string message = model ? api.lastError(model) : "out of memory";
@@ -108,14 +81,16 @@ int resnetc::runRun(int argc, char **argv) {
   if (!headerText)
     return finish(reportError("cannot read '" + headerPath + "'"));
   auto macro = [&](StringRef suffix) -> int64_t {
-    std::string key = "#define " + StringRef(modelName).upper() + "_" +
-                      suffix.str() + " ";
+    std::string key =
+        "#define " + StringRef(modelName).upper() + "_" + suffix.str() + " ";
     StringRef text = (*headerText)->getBuffer();
     size_t at = text.find(key);
     int64_t value = -1;
     if (at != StringRef::npos)
-      text.substr(at + key.size()).split('\n').first.trim().getAsInteger(
-          10, value);
+      text.substr(at + key.size())
+          .split('\n')
+          .first.trim()
+          .getAsInteger(10, value);
     return value;
   };
   std::vector<int64_t> inShape = {macro("BATCH"), macro("CHANNELS"),
@@ -127,8 +102,8 @@ int resnetc::runRun(int argc, char **argv) {
     shapesRead &= d > 0;
   shapesRead &= outShape[1] > 0;
   if (!shapesRead)
-    return finish(reportError("cannot read the shapes in '" + headerPath +
-                              "'"));
+    return finish(
+        reportError("cannot read the shapes in '" + headerPath + "'"));
 
   std::vector<float> images(inSize, 0.0f), logits(outSize, 0.0f);
   if (!input.empty()) {
@@ -140,8 +115,10 @@ int resnetc::runRun(int argc, char **argv) {
       std::string want;
       for (int64_t d : inShape)
         want += (want.empty() ? "" : ", ") + std::to_string(d);
-      return finish(reportError("'" + input + "' must be a float32 array of "
-                                "shape [" + want + "]"));
+      return finish(reportError("'" + input +
+                                "' must be a float32 array of "
+                                "shape [" +
+                                want + "]"));
     }
     std::copy(array.f32(), array.f32() + inSize, images.begin());
   }
@@ -166,8 +143,8 @@ int resnetc::runRun(int argc, char **argv) {
   }
   if (!output.empty()) {
     std::string error;
-    if (!resnetc::writeNpy(output, resnetc::DType::F32, outShape,
-                           logits.data(), error))
+    if (!resnetc::writeNpy(output, resnetc::DType::F32, outShape, logits.data(),
+                           error))
       return finish(reportError(error));
   }
   return finish(0);

@@ -34,15 +34,10 @@ using namespace llvm;
 namespace {
 
 /// The C API of a model compiled with --train, looked up by name.
-struct TrainApi {
-  int (*create)(void **, const char *) = nullptr;
-  int (*forward)(void *, const float *, float *) = nullptr;
+struct TrainApi : resnetc::ModelLibrary {
   int (*trainStep)(void *, const float *, const int32_t *, float,
                    float *) = nullptr;
   int (*save)(void *, const char *) = nullptr;
-  int (*setNumThreads)(void *, int) = nullptr;
-  const char *(*lastError)(void *) = nullptr;
-  void (*destroy)(void *) = nullptr;
 };
 
 /// The compiled shapes: images NxCxHxW, logits NxCLASSES.
@@ -121,8 +116,8 @@ Expected<DataSet> readDataSet(const std::string &imagesPath,
     return createStringError(
         "'" + imagesPath + "' must be a float32 array of shape [N, " +
         std::to_string(want[0]) + ", " + std::to_string(want[1]) + ", " +
-        std::to_string(want[2]) + "], got " +
-        resnetc::dtypeName(images.dtype) + " " + shapeText(images.shape));
+        std::to_string(want[2]) + "], got " + resnetc::dtypeName(images.dtype) +
+        " " + shapeText(images.shape));
   data.size = images.shape[0];
 
   if (!resnetc::readNpy(labelsPath, labels, error))
@@ -130,14 +125,13 @@ Expected<DataSet> readDataSet(const std::string &imagesPath,
   bool isI64 = labels.dtype == resnetc::DType::I64;
   if ((!isI64 && labels.dtype != resnetc::DType::I32) ||
       labels.shape.size() != 1)
-    return createStringError("'" + labelsPath +
-                             "' must be a 1-D int64 or int32 array, got " +
-                             resnetc::dtypeName(labels.dtype) + " " +
-                             shapeText(labels.shape));
+    return createStringError(
+        "'" + labelsPath + "' must be a 1-D int64 or int32 array, got " +
+        resnetc::dtypeName(labels.dtype) + " " + shapeText(labels.shape));
   if (labels.shape[0] != data.size)
     return createStringError("'" + labelsPath + "' holds " +
-                             std::to_string(labels.shape[0]) +
-                             " labels but '" + imagesPath + "' holds " +
+                             std::to_string(labels.shape[0]) + " labels but '" +
+                             imagesPath + "' holds " +
                              std::to_string(data.size) + " images");
   data.labels.resize(data.size);
   for (int64_t i = 0; i < data.size; ++i) {
@@ -149,8 +143,10 @@ Expected<DataSet> readDataSet(const std::string &imagesPath,
     if (label < 0 || label >= shapes.classes)
       return createStringError(
           "'" + labelsPath + "': label " + std::to_string(label) +
-          " at index " + std::to_string(i) + " is out of range; the model "
-          "has " + std::to_string(shapes.classes) + " classes (0.." +
+          " at index " + std::to_string(i) +
+          " is out of range; the model "
+          "has " +
+          std::to_string(shapes.classes) + " classes (0.." +
           std::to_string(shapes.classes - 1) + ")");
     data.labels[i] = static_cast<int32_t>(label);
   }
@@ -185,9 +181,9 @@ public:
     bool last = step == steps;
     if (!tty && step % every != 0 && !last)
       return;
-    double seconds = std::chrono::duration<double>(
-                         std::chrono::steady_clock::now() - start)
-                         .count();
+    double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count();
     double perStep = seconds / step;
     double left = perStep * ((steps - step) + (epochs - epoch) * steps);
     constexpr int kWidth = 20;
@@ -220,10 +216,10 @@ int resnetc::runTrain(int argc, char **argv) {
   cl::OptionCategory &cat = commandCategory();
   cl::opt<std::string> dir(
       cl::Positional, cl::Required,
-      cl::desc("<dir> (the output of resnetc compile --train)"),
-      cl::cat(cat));
-  cl::opt<std::string> name("name", cl::desc("Model name (default: the one "
-                                             "libN.so in DIR)"),
+      cl::desc("<dir> (the output of resnetc compile --train)"), cl::cat(cat));
+  cl::opt<std::string> name("name",
+                            cl::desc("Model name (default: the one "
+                                     "libN.so in DIR)"),
                             cl::cat(cat));
   cl::opt<std::string> weights("weights", cl::Required,
                                cl::desc("Initial weights (safetensors)"),
@@ -252,9 +248,9 @@ int resnetc::runTrain(int argc, char **argv) {
   cl::opt<std::string> valImagesPath(
       "val-images", cl::desc("Validation images (.npy), with --val-labels"),
       cl::value_desc("file"), cl::cat(cat));
-  cl::opt<std::string> valLabelsPath(
-      "val-labels", cl::desc("Validation labels (.npy)"),
-      cl::value_desc("file"), cl::cat(cat));
+  cl::opt<std::string> valLabelsPath("val-labels",
+                                     cl::desc("Validation labels (.npy)"),
+                                     cl::value_desc("file"), cl::cat(cat));
   cl::opt<std::string> savePath(
       "save",
       cl::desc("Write the trained weights here at the end (safetensors)"),
@@ -284,32 +280,22 @@ int resnetc::runTrain(int argc, char **argv) {
   if (!checkWritable({savePath}))
     return 1;
 
-  std::string modelName = name;
-  if (modelName.empty()) {
-    auto found = findModelName(dir);
-    if (!found)
-      return reportError(found.takeError());
-    modelName = *found;
-  }
-  SmallString<256> library(dir);
-  sys::path::append(library, "lib" + modelName + ".so");
-  void *handle = dlopen(library.c_str(), RTLD_NOW | RTLD_LOCAL);
-  if (!handle)
-    return reportError("cannot load '" + library + "': " + dlerror());
+  Expected<resnetc::ModelLibrary> loaded = resnetc::loadModelLibrary(dir, name);
+  if (!loaded)
+    return reportError(loaded.takeError());
   TrainApi api;
+  static_cast<resnetc::ModelLibrary &>(api) = *loaded;
+  const std::string &modelName = api.name;
+  const std::string &library = api.path;
+  void *handle = api.handle;
   auto bind = [&](auto &fn, const char *suffix) {
     fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(
-        dlsym(handle, (modelName + "_" + suffix).c_str()));
+        api.symbol(suffix));
     return fn != nullptr;
   };
-  if (!bind(api.create, "create") || !bind(api.forward, "forward") ||
-      !bind(api.setNumThreads, "set_num_threads") ||
-      !bind(api.lastError, "last_error") || !bind(api.destroy, "destroy"))
-    return reportError("'" + library + "' lacks the C API of model '" +
-                       modelName + "'");
   if (!bind(api.trainStep, "train_step") || !bind(api.save, "save"))
-    return reportError("'" + library + "' cannot train: it lacks " +
-                       modelName + "_train_step or " + modelName +
+    return reportError("'" + library + "' cannot train: it lacks " + modelName +
+                       "_train_step or " + modelName +
                        "_save; compile the model with resnetc compile "
                        "--train");
 
@@ -331,12 +317,10 @@ int resnetc::runTrain(int argc, char **argv) {
   int64_t steps = train->size / modelBatch;
   if (steps == 0)
     return reportError("'" + imagesPath + "' holds " + Twine(train->size) +
-                       " images, fewer than one batch of " +
-                       Twine(modelBatch));
+                       " images, fewer than one batch of " + Twine(modelBatch));
   std::optional<DataSet> val;
   if (!valImagesPath.empty()) {
-    Expected<DataSet> read =
-        readDataSet(valImagesPath, valLabelsPath, *shapes);
+    Expected<DataSet> read = readDataSet(valImagesPath, valLabelsPath, *shapes);
     if (!read)
       return reportError(read.takeError());
     if (read->size == 0)
@@ -411,14 +395,12 @@ int resnetc::runTrain(int argc, char **argv) {
       if (api.trainStep(model, images.data(), labels.data(),
                         static_cast<float>(lr), &loss))
         return finish(reportError("epoch " + Twine(epoch) + ", step " +
-                                  Twine(step) + ": " +
-                                  api.lastError(model)));
+                                  Twine(step) + ": " + api.lastError(model)));
       if (!std::isfinite(loss))
         return finish(reportError(
             "the loss is " + Twine(std::isnan(loss) ? "NaN" : "infinite") +
             " at epoch " + Twine(epoch) + ", step " + Twine(step) + " of " +
-            Twine(steps) +
-            "; training stopped" +
+            Twine(steps) + "; training stopped" +
             (savePath.empty() ? "" : ", nothing saved") +
             " (try a smaller --lr)"));
       lossSum += loss;

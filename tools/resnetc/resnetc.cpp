@@ -6,14 +6,17 @@
 //===----------------------------------------------------------------------===//
 #include "Commands.h"
 
+#include <dlfcn.h>
+#include <type_traits>
+
 #include "mlir/Parser/Parser.h"
 #include "mlir/Support/FileUtilities.h"
 
 #include "llvm/ADT/SmallString.h"
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/FileSystem.h"
-#include "llvm/Support/Path.h"
 #include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/Path.h"
 #include "llvm/Support/WithColor.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -41,14 +44,11 @@ const Subcommand kSubcommands[] = {
      runImport},
     {"eval", "run a model with the reference evaluator (.npy in, .npy out)",
      runEval},
-    {"compile", "compile a model to a library and a C header",
-     runCompile},
-    {"run", "run a compiled model on .npy images; --bench to time it",
-     runRun},
+    {"compile", "compile a model to a library and a C header", runCompile},
+    {"run", "run a compiled model on .npy images; --bench to time it", runRun},
     {"reshape-head", "give a model's classifier a new number of classes",
      runReshapeHead},
-    {"train", "train a model compiled with --train on .npy images",
-     runTrain},
+    {"train", "train a model compiled with --train on .npy images", runTrain},
 };
 
 void printUsage(llvm::raw_ostream &os) {
@@ -71,8 +71,7 @@ llvm::cl::OptionCategory &resnetc::commandCategory() {
 bool resnetc::parseCommandLine(int argc, char **argv,
                                llvm::StringRef overview) {
   llvm::cl::HideUnrelatedOptions(commandCategory());
-  return llvm::cl::ParseCommandLineOptions(argc, argv, overview,
-                                           &llvm::errs());
+  return llvm::cl::ParseCommandLineOptions(argc, argv, overview, &llvm::errs());
 }
 
 int resnetc::reportError(const llvm::Twine &message) {
@@ -100,8 +99,8 @@ bool resnetc::parseImageSize(llvm::StringRef text,
   return true;
 }
 
-bool resnetc::loadModelFile(const std::string &path,
-                            mlir::MLIRContext &context, ModelFile &model) {
+bool resnetc::loadModelFile(const std::string &path, mlir::MLIRContext &context,
+                            ModelFile &model) {
   std::string errorMessage;
   auto file = mlir::openInputFile(path, &errorMessage);
   if (!file) {
@@ -155,6 +154,40 @@ llvm::Expected<std::string> resnetc::findModelName(llvm::StringRef dir) {
         "expected one compiled model (libN.so) in '" + dir + "', found " +
         std::to_string(names.size()) + "; pass --name");
   return names.front();
+}
+
+void *resnetc::ModelLibrary::symbol(const std::string &suffix) const {
+  return dlsym(handle, (name + "_" + suffix).c_str());
+}
+
+llvm::Expected<resnetc::ModelLibrary>
+resnetc::loadModelLibrary(llvm::StringRef dir, llvm::StringRef name) {
+  ModelLibrary lib;
+  lib.name = name.str();
+  if (lib.name.empty()) {
+    auto found = findModelName(dir);
+    if (!found)
+      return found.takeError();
+    lib.name = *found;
+  }
+  llvm::SmallString<256> path(dir);
+  llvm::sys::path::append(path, "lib" + lib.name + ".so");
+  lib.path = std::string(path);
+  lib.handle = dlopen(lib.path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!lib.handle)
+    return llvm::createStringError("cannot load '" + lib.path +
+                                   "': " + dlerror());
+  auto bind = [&](auto &fn, const char *suffix) {
+    fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(
+        lib.symbol(suffix));
+    return fn != nullptr;
+  };
+  if (!bind(lib.create, "create") || !bind(lib.forward, "forward") ||
+      !bind(lib.setNumThreads, "set_num_threads") ||
+      !bind(lib.lastError, "last_error") || !bind(lib.destroy, "destroy"))
+    return llvm::createStringError(
+        "'" + lib.path + "' lacks the C API of model '" + lib.name + "'");
+  return lib;
 }
 
 int main(int argc, char **argv) {
