@@ -29,6 +29,8 @@ const char *kernelKindName(KernelKind kind) {
     return "relu";
   case KernelKind::BatchNorm:
     return "batch_norm";
+  case KernelKind::BlockWeights:
+    return "block_weights";
   case KernelKind::BatchNormTrain:
     return "batch_norm_train";
   case KernelKind::BatchNormGrad:
@@ -63,6 +65,16 @@ const char *kernelKindName(KernelKind kind) {
     return "sgd_update";
   }
   return "unknown";
+}
+
+Shape blockedShape(const Shape &nchw) {
+  return {nchw[0], nchw[1] / kChannelBlock, nchw[2], nchw[3], kChannelBlock};
+}
+
+Shape blockedWeightShape(const Shape &oihw, bool blockedInput) {
+  int64_t perBlock = blockedInput ? kChannelBlock : oihw[1];
+  return {oihw[0] / kChannelBlock, oihw[1] / perBlock, oihw[2], oihw[3],
+          perBlock, kChannelBlock};
 }
 
 int64_t numElements(const Shape &shape) {

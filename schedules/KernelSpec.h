@@ -1,7 +1,8 @@
 //===- KernelSpec.h - What one generated kernel computes --------*- C++ -*-===//
 //
 // A kernel as the code generator sees it: its kind, the exact shapes of its
-// operands and results (row-major, NCHW for activations), and the
+// operands and results (row-major: NCHW activations, or channel-blocked
+// NCHW16c ones of rank 5, see below), and the
 // attributes of the op it implements. Plain C++: the MLIR side fills it in,
 // the Halide side (schedules/) turns it into code, and neither sees the
 // other's headers. Identical specs share one compiled kernel.
@@ -28,6 +29,8 @@ enum class KernelKind {
   Add,           ///< elementwise sum
   Relu,          ///< max(x, 0)
   BatchNorm,     ///< inference batch norm not folded into a convolution
+  BlockWeights,  ///< @init: OIHW weights -> the blocked layout a convolution
+                 ///< with a channel-blocked result reads (blockedWeightShape)
 
   // Training (resnet-autodiff). Operands and results in the op's order;
   // `relu` on a gradient kernel means it takes one more input, `mask`, last:
@@ -61,6 +64,24 @@ enum class KernelKind {
 const char *kernelKindName(KernelKind kind);
 
 using Shape = std::vector<int64_t>;
+
+/// Channels per block of the channel-blocked activation layout NCHW16c
+/// (oneDNN's nChw16c): [N, C/16, H, W, 16], one AVX-512 vector of channels
+/// innermost. A convolution producing it is a GEMM vectorized along its
+/// output channels, with every lane used whatever the image width.
+constexpr int64_t kChannelBlock = 16;
+
+/// Whether an activation shape is channel-blocked (rank 5) rather than NCHW.
+inline bool isBlocked(const Shape &shape) { return shape.size() == 5; }
+
+/// NCHW [N, C, H, W] -> NCHW16c [N, C/16, H, W, 16] (C a multiple of 16).
+Shape blockedShape(const Shape &nchw);
+
+/// The weights [O, C, KH, KW] of a convolution with a channel-blocked
+/// result, as it reads them: [O/16, C/CI, KH, KW, CI, 16] with CI = 16
+/// (blocked input) or CI = C (NCHW input, e.g. the 3-channel stem), so
+/// that one reduction step loads one vector of 16 output channels.
+Shape blockedWeightShape(const Shape &oihw, bool blockedInput);
 
 struct KernelSpec {
   KernelKind kind;

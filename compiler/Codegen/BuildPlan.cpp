@@ -8,7 +8,11 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 
 #include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/StringMap.h"
+
+#include <map>
+#include <tuple>
 
 using namespace mlir;
 using namespace mlir::resnet;
@@ -149,7 +153,8 @@ FailureOr<KernelSpec> specFor(Operation *op) {
 
 class PlanBuilder {
 public:
-  PlanBuilder(ModelPlan &plan) : plan(plan) {}
+  PlanBuilder(ModelPlan &plan, bool blockedLayouts)
+      : plan(plan), blockedLayouts(blockedLayouts) {}
 
   LogicalResult addInit(func::FuncOp init) {
     for (Operation &op : init.getBody().front()) {
@@ -197,6 +202,7 @@ public:
     Value images = forward.getArgument(0);
     plan.inputBuffer = addBuffer(PlanBuffer::Input, 0, shapeOf(images));
     buffers[images] = plan.inputBuffer;
+    chooseLayouts(forward.getBody().front());
     for (Operation &op : forward.getBody().front()) {
       if (auto param = dyn_cast<ParamOp>(op)) {
         if (failed(addParam(param)))
@@ -216,7 +222,8 @@ public:
         return op.emitError("no arena offsets (run resnet-plan-memory)");
       for (auto [result, offset] :
            llvm::zip(op.getResults(), offsets.asArrayRef()))
-        buffers[result] = addBuffer(PlanBuffer::Arena, offset, shapeOf(result));
+        buffers[result] =
+            addBuffer(PlanBuffer::Arena, offset, layoutShapeOf(result));
       if (isa<FlattenOp>(op)) {
         FailureOr<int> from = bufferOf(op.getOperand(0), &op);
         if (failed(from))
@@ -251,6 +258,7 @@ public:
     plan.lrBuffer = addBuffer(PlanBuffer::Lr, 0, shapeOf(body.getArgument(2)));
     for (int i = 0; i < 3; ++i)
       buffers[body.getArgument(i)] = plan.trainInputBuffer + i;
+    chooseLayouts(body);
     // Updated values, by the parameter they replace.
     llvm::DenseMap<Value, StringRef> updateOf;
     auto ret = cast<func::ReturnOp>(body.getTerminator());
@@ -284,7 +292,7 @@ public:
            llvm::zip(op.getResults(), offsets.asArrayRef())) {
         if (offset >= 0) {
           buffers[result] =
-              addBuffer(PlanBuffer::Arena, offset, shapeOf(result));
+              addBuffer(PlanBuffer::Arena, offset, layoutShapeOf(result));
           continue;
         }
         auto update = updateOf.find(result);
@@ -342,16 +350,7 @@ private:
     if (failed(spec))
       return op->emitError("resnetc has no kernel for '")
              << op->getName() << "'";
-    bool flat = isPointwiseConv(*spec);
-    if (flat)
-      flattenPointwiseConv(*spec);
-    auto [it, inserted] =
-        kernelIndex.try_emplace(spec->key(), int(plan.kernels.size()));
-    if (inserted)
-      plan.kernels.push_back(*spec);
-    plan.scratchBytes = std::max(plan.scratchBytes, kernelScratchBytes(*spec));
     PlanCall call;
-    call.kernel = it->second;
     for (Value v : op->getOperands()) {
       FailureOr<int> buffer = bufferOf(v, op);
       if (failed(buffer))
@@ -360,6 +359,11 @@ private:
     }
     for (Value v : op->getResults())
       call.args.push_back(buffers[v]);
+    applyLayouts(op, *spec, call);
+    bool flat = isPointwiseConv(*spec);
+    if (flat)
+      flattenPointwiseConv(*spec);
+    call.kernel = addKernel(*spec);
     if (flat) {
       // The kernel sees its activations (input, residual, output) as
       // images of one row: views of the same storage.
@@ -377,6 +381,133 @@ private:
     return success();
   }
 
+  int addKernel(const KernelSpec &spec) {
+    auto [it, inserted] =
+        kernelIndex.try_emplace(spec.key(), int(plan.kernels.size()));
+    if (inserted)
+      plan.kernels.push_back(spec);
+    plan.scratchBytes = std::max(plan.scratchBytes, kernelScratchBytes(spec));
+    return it->second;
+  }
+
+  //===--------------------------------------------------------------------===//
+  // Channel-blocked activations (NCHW16c)
+  //===--------------------------------------------------------------------===//
+
+  /// Convolutions that can write a channel-blocked result: no groups, whole
+  /// blocks of output channels, and weights that stay fixed while the
+  /// function runs (@init relays them once; a weight the step updates
+  /// would be read stale).
+  static bool convWritesBlocked(Operation *op) {
+    if (!isa<FusedConv2dOp, Conv2dOp>(op))
+      return false;
+    auto param = op->getOperand(1).getDefiningOp<ParamOp>();
+    Shape out = shapeOf(op->getResult(0));
+    int64_t groups = isa<FusedConv2dOp>(op)
+                         ? cast<FusedConv2dOp>(op).getGroups()
+                         : cast<Conv2dOp>(op).getGroups();
+    return groups == 1 && out[1] % kChannelBlock == 0 && param &&
+           !param.getUpdated();
+  }
+
+  bool readsBlocked(OpOperand &use) const {
+    Operation *user = use.getOwner();
+    if (isa<GlobalAvgPoolOp>(user))
+      return true;
+    if (isa<MaxPool2dOp>(user))
+      return blocked.contains(user->getResult(0));
+    if (!isa<FusedConv2dOp, Conv2dOp>(user) ||
+        !blocked.contains(user->getResult(0)))
+      return false;
+    if (use.getOperandNumber() == 0)
+      return true;
+    auto fused = dyn_cast<FusedConv2dOp>(user);
+    return fused && fused.getResidual() == use.get();
+  }
+
+  /// The values of `body` kept channel-blocked: results of convolutions
+  /// and max pools whose every reader takes that layout (convolutions with
+  /// blocked results, max pools, global pooling), a max pool's input and a
+  /// convolution's residual in the layout of the result.
+  void chooseLayouts(Block &body) {
+    blocked.clear();
+    if (!blockedLayouts)
+      return;
+    for (Operation &op : body) {
+      if (op.getNumResults() != 1)
+        continue;
+      Value result = op.getResult(0);
+      Shape shape = shapeOf(result);
+      if (shape.size() == 4 && shape[1] % kChannelBlock == 0 &&
+          (convWritesBlocked(&op) || isa<MaxPool2dOp>(op)))
+        blocked.insert(result);
+    }
+    for (bool changed = true; changed;) {
+      changed = false;
+      for (Operation &op : body) {
+        if (op.getNumResults() != 1 || !blocked.contains(op.getResult(0)))
+          continue;
+        Value result = op.getResult(0);
+        bool keep = llvm::all_of(result.getUses(), [&](OpOperand &use) {
+          return readsBlocked(use);
+        });
+        if (isa<MaxPool2dOp>(op) && !blocked.contains(op.getOperand(0)))
+          keep = false;
+        if (auto fused = dyn_cast<FusedConv2dOp>(op))
+          if (fused.getResidual() && !blocked.contains(fused.getResidual()))
+            keep = false;
+        if (!keep) {
+          blocked.erase(result);
+          changed = true;
+        }
+      }
+    }
+  }
+
+  Shape layoutShapeOf(Value value) const {
+    return blocked.contains(value) ? blockedShape(shapeOf(value))
+                                   : shapeOf(value);
+  }
+
+  /// Gives the spec of `op` the layouts of its operands and results, and a
+  /// blocked convolution its relaid weights.
+  void applyLayouts(Operation *op, KernelSpec &spec, PlanCall &call) {
+    for (auto [i, v] : llvm::enumerate(op->getOperands()))
+      if (blocked.contains(v))
+        spec.inputs[i] = blockedShape(spec.inputs[i]);
+    for (auto [i, v] : llvm::enumerate(op->getResults()))
+      if (blocked.contains(v))
+        spec.outputs[i] = blockedShape(spec.outputs[i]);
+    if (spec.kind != KernelKind::FusedConv || !isBlocked(spec.outputs[0]))
+      return;
+    bool blockedInput = isBlocked(spec.inputs[0]);
+    Shape oihw = spec.inputs[1];
+    spec.inputs[1] = blockedWeightShape(oihw, blockedInput);
+    call.args[1] = blockedWeights(call.args[1], oihw, blockedInput);
+  }
+
+  /// Prepared storage holding `weights` (OIHW) in the blocked layout,
+  /// relaid by a call @init makes after its own.
+  int blockedWeights(int weights, const Shape &oihw, bool blockedInput) {
+    // (The same storage may have several buffers: one per function.)
+    const PlanBuffer &source = plan.buffers[weights];
+    auto key = std::make_tuple(int(source.storage), source.offset,
+                               blockedInput);
+    auto it = relaid.find(key);
+    if (it != relaid.end())
+      return it->second;
+    KernelSpec spec;
+    spec.kind = KernelKind::BlockWeights;
+    spec.inputs = {oihw};
+    spec.outputs = {blockedWeightShape(oihw, blockedInput)};
+    int out = addBuffer(PlanBuffer::Prepared, plan.preparedBytes,
+                        spec.outputs[0]);
+    plan.preparedBytes += (numElements(oihw) * 4 + 63) / 64 * 64;
+    plan.initCalls.push_back({addKernel(spec), {weights, out}});
+    relaid[key] = out;
+    return out;
+  }
+
   /// A 1x1 convolution with unit stride and no padding is the same
   /// computation on an NxCx1x(H*W) image, whose one long row vectorizes
   /// without the lanes a narrow row (7 or 14 wide) leaves idle.
@@ -390,7 +521,12 @@ private:
     return w[2] == 1 && w[3] == 1 && spec.stride == std::vector<int64_t>{1, 1};
   }
 
-  static Shape oneRow(const Shape &s) { return {s[0], s[1], 1, s[2] * s[3]}; }
+  static Shape oneRow(const Shape &s) {
+    Shape row = {s[0], s[1], 1, s[2] * s[3]};
+    if (isBlocked(s))
+      row.push_back(s[4]);
+    return row;
+  }
 
   static void flattenPointwiseConv(KernelSpec &spec) {
     spec.inputs[0] = oneRow(spec.inputs[0]);
@@ -442,6 +578,11 @@ private:
   }
 
   ModelPlan &plan;
+  bool blockedLayouts;
+  /// The values of the function being read that are channel-blocked.
+  llvm::DenseSet<Value> blocked;
+  /// Blocked weights by (source storage, offset, blocked input).
+  std::map<std::tuple<int, int64_t, bool>, int> relaid;
   llvm::DenseMap<Value, int> buffers;
   llvm::StringMap<int> prepared;
   llvm::StringMap<int> paramIndex;
@@ -451,13 +592,13 @@ private:
 } // namespace
 
 LogicalResult buildPlan(ModuleOp module, const std::string &name,
-                        ModelPlan &plan) {
+                        ModelPlan &plan, bool blockedLayouts) {
   plan = ModelPlan();
   plan.name = name;
   auto forward = module.lookupSymbol<func::FuncOp>("forward");
   if (!forward)
     return module.emitError("the module has no func.func @forward");
-  PlanBuilder builder(plan);
+  PlanBuilder builder(plan, blockedLayouts);
   if (auto init = module.lookupSymbol<func::FuncOp>("init"))
     if (failed(builder.addInit(init)))
       return failure();

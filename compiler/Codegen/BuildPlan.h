@@ -12,8 +12,11 @@ namespace resnetc {
 /// Reads @init and @forward of a module after resnet-inference-pipeline
 /// (fused kernels, prepared weights, a memory plan) into `plan`. An op with
 /// no kernel gets a diagnostic at its location and the result is failure.
+/// With `blockedLayouts` (CPU targets), activations that only convolutions
+/// and pools read are kept channel-blocked (NCHW16c, KernelSpec.h), and
+/// @init relays the weights of the convolutions producing them.
 mlir::LogicalResult buildPlan(mlir::ModuleOp module, const std::string &name,
-                              ModelPlan &plan);
+                              ModelPlan &plan, bool blockedLayouts = true);
 
 } // namespace resnetc
 

@@ -144,6 +144,109 @@ KernelFuncs fusedConv(const KernelSpec &spec, Type t) {
   return k;
 }
 
+/// A convolution with a channel-blocked result (NCHW16c): a GEMM of the
+/// blocked weights (one vector of 16 output channels per reduction step)
+/// and broadcast input values. The input is blocked or NCHW; either way
+/// `padded` indexes it (lane, x, y, block, n) in the blocked weights'
+/// channel blocks, zero outside the image, so that a schedule can copy it
+/// channels-innermost and padded once per image.
+KernelFuncs fusedConvBlocked(const KernelSpec &spec, Type t) {
+  KernelFuncs k;
+  Var lane = k.lane, x = k.x, y = k.y, c = k.c, n = k.n;
+  const Shape &in = spec.inputs[0], &w = spec.inputs[1];
+  ImageParam input = shapedInput(in, "input", t);
+  ImageParam weight = shapedInput(w, "weight", t);
+  k.inputs = {input, weight};
+  int blocks = int(w[1]), kh = int(w[2]), kw = int(w[3]), perBlock = int(w[4]);
+  int height = int(in[2]), width = int(in[3]);
+  Var i("i"), px("px"), py("py"), b("b"), m("m");
+  bool pads = false;
+  for (int64_t p : spec.padding)
+    pads |= p != 0;
+  auto read = [&](Expr cx, Expr cy) {
+    return isBlocked(in) ? input(i, cx, cy, b, m)
+                         : input(cx, cy, b * perBlock + i, m);
+  };
+  k.padded = Func("input_blocked");
+  if (pads) {
+    Expr inside = px >= 0 && px < width && py >= 0 && py < height;
+    k.padded(i, px, py, b, m) =
+        select(inside,
+               read(clamp(px, 0, width - 1), clamp(py, 0, height - 1)),
+               make_zero(t));
+  } else {
+    k.padded(i, px, py, b, m) = read(px, py);
+  }
+  RDom r(0, perBlock, 0, kw, 0, kh, 0, blocks, "r");
+  Expr inX = x * int(spec.stride[1]) + r.y * int(spec.dilation[1]) -
+             int(spec.padding[1]);
+  Expr inY = y * int(spec.stride[0]) + r.z * int(spec.dilation[0]) -
+             int(spec.padding[0]);
+  Func conv("conv");
+  Expr init = make_zero(t);
+  if (spec.hasBias) {
+    ImageParam bias = shapedInput(spec.inputs[2], "bias", t);
+    k.inputs.push_back(bias);
+    init = bias(c * int(kChannelBlock) + lane);
+  }
+  conv(lane, x, y, c, n) = init;
+  conv(lane, x, y, c, n) +=
+      weight(lane, r.x, r.y, r.z, r.w, c) * k.padded(r.x, inX, inY, r.w, n);
+  k.reduction = conv;
+  k.rdom = r;
+  Expr value = conv(lane, x, y, c, n);
+  if (spec.hasResidual) {
+    ImageParam residual =
+        shapedInput(spec.inputs[spec.hasBias ? 3 : 2], "residual", t);
+    k.inputs.push_back(residual);
+    value += residual(lane, x, y, c, n);
+  }
+  if (spec.relu)
+    value = reluOf(value);
+  k.output = Func("fused_conv2d");
+  k.output(lane, x, y, c, n) = value;
+  return k;
+}
+
+/// OIHW weights in the layout fusedConvBlocked reads.
+KernelFuncs blockWeights(const KernelSpec &spec, Type t) {
+  KernelFuncs k;
+  ImageParam weight = shapedInput(spec.inputs[0], "weight", t);
+  k.inputs = {weight};
+  int perBlock = int(spec.outputs[0][4]);
+  Var lane = k.lane, i("i"), kx("kx"), ky("ky"), b("b"), o("o");
+  k.output = Func("block_weights");
+  k.output(lane, i, kx, ky, b, o) =
+      weight(kx, ky, b * perBlock + i, o * int(kChannelBlock) + lane);
+  return k;
+}
+
+/// Max pooling of a channel-blocked image, vectorizable along the lanes.
+KernelFuncs maxPoolBlocked(const KernelSpec &spec, Type t) {
+  KernelFuncs k;
+  Var lane = k.lane, x = k.x, y = k.y, c = k.c, n = k.n;
+  const Shape &in = spec.inputs[0];
+  ImageParam input = shapedInput(in, "input", t);
+  k.inputs = {input};
+  k.padded = BoundaryConditions::constant_exterior(
+      input, constant(t, -INFINITY),
+      {{Expr(), Expr()}, {0, int(in[3])}, {0, int(in[2])}});
+  RDom r(0, int(spec.window[1]), 0, int(spec.window[0]), "r");
+  Expr inX = x * int(spec.stride[1]) + r.x * int(spec.dilation[1]) -
+             int(spec.padding[1]);
+  Expr inY = y * int(spec.stride[0]) + r.y * int(spec.dilation[0]) -
+             int(spec.padding[0]);
+  Func reduce("max_window");
+  reduce(lane, x, y, c, n) = t.min();
+  reduce(lane, x, y, c, n) =
+      max(reduce(lane, x, y, c, n), k.padded(lane, inX, inY, c, n));
+  k.reduction = reduce;
+  k.rdom = r;
+  k.output = Func("max_pool2d");
+  k.output(lane, x, y, c, n) = reduce(lane, x, y, c, n);
+  return k;
+}
+
 /// PyTorch's avg_pool2d divisor of the window at output (x, y): the window
 /// clipped to the padded input with count_include_pad, to the input itself
 /// without.
@@ -201,12 +304,21 @@ KernelFuncs globalAvgPool(const KernelSpec &spec, Type t) {
   const Shape &shape = spec.inputs[0];
   RDom r(0, int(shape[3]), 0, int(shape[2]), "r");
   Func sum("sum");
-  sum(c, n) = make_zero(t);
-  sum(c, n) += input(r.x, r.y, c, n);
+  Expr scale = constant(t, double(shape[2] * shape[3]));
+  k.output = Func("global_avg_pool");
+  if (isBlocked(shape)) {
+    // (lane, block, n); the NxCx1x1 result is the same either way.
+    int lanes = int(kChannelBlock);
+    sum(k.lane, c, n) = make_zero(t);
+    sum(k.lane, c, n) += input(k.lane, r.x, r.y, c, n);
+    k.output(x, y, c, n) = sum(c % lanes, c / lanes, n) / scale;
+  } else {
+    sum(c, n) = make_zero(t);
+    sum(c, n) += input(r.x, r.y, c, n);
+    k.output(x, y, c, n) = sum(c, n) / scale;
+  }
   k.reduction = sum;
   k.rdom = r;
-  k.output = Func("global_avg_pool");
-  k.output(x, y, c, n) = sum(c, n) / constant(t, double(shape[2] * shape[3]));
   return k;
 }
 
@@ -957,9 +1069,19 @@ KernelFuncs defineKernel(const KernelSpec &spec, Type type) {
   KernelFuncs k;
   switch (spec.kind) {
   case KernelKind::FusedConv:
-    k = fusedConv(spec, type);
+    k = isBlocked(spec.outputs[0]) ? fusedConvBlocked(spec, type)
+                                   : fusedConv(spec, type);
+    break;
+  case KernelKind::BlockWeights:
+    k = blockWeights(spec, type);
     break;
   case KernelKind::MaxPool:
+    if (isBlocked(spec.outputs[0])) {
+      k = maxPoolBlocked(spec, type);
+      break;
+    }
+    k = pool(spec, type);
+    break;
   case KernelKind::AvgPool:
     k = pool(spec, type);
     break;

@@ -3,6 +3,8 @@
 // What each kernel computes, as pure Halide Funcs, apart from how
 // (schedules/cpu, schedules/cuda). Activations are NCHW; a Halide Func
 // indexes them innermost first: (x, y, c, n). Matrices [N, K] are (k, n).
+// Channel-blocked activations (NCHW16c, KernelSpec.h) are indexed
+// (lane, x, y, c, n): lane the channel within block c.
 //
 //===----------------------------------------------------------------------===//
 #ifndef RESNETC_SCHEDULES_ALGORITHMS_H
@@ -54,6 +56,8 @@ struct KernelFuncs {
   Halide::RDom blocks;
   std::vector<Halide::ImageParam> inputs;
   Halide::Var x{"x"}, y{"y"}, c{"c"}, n{"n"};
+  /// The channel within a block, for channel-blocked results.
+  Halide::Var lane{"lane"};
 };
 
 /// An ImageParam of `shape` (row-major) with its extents fixed, so the

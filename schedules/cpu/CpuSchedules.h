@@ -15,9 +15,10 @@
 namespace resnetc {
 namespace schedules {
 
-/// Activation layout a kernel reads and writes. Only NCHW is implemented;
-/// the field exists so schedules and the tuner name it explicitly.
-enum class Layout { NCHW };
+/// Activation layout a kernel writes: NCHW, or channel-blocked NCHW16c
+/// (KernelSpec.h), which the plan chooses for convolutions, max pooling and
+/// global pooling wherever every reader of a value can take it.
+enum class Layout { NCHW, NCHW16c };
 
 /// The tunable choices of one kernel's schedule.
 struct ScheduleParams {
@@ -27,14 +28,21 @@ struct ScheduleParams {
   /// Output channels computed together in registers (unrolled).
   int tileChannels = 1;
   /// Output vectors along x per register tile (along the channels in the
-  /// GEMM-shaped gradient schedules).
+  /// GEMM-shaped gradient schedules; channel blocks of 16 in NCHW16c).
   int tileVectors = 1;
-  /// Pixels along x per register tile of the GEMM-shaped input gradient.
+  /// Pixels along x per register tile of the GEMM-shaped kernels (the
+  /// input gradient, NCHW16c convolutions).
   int tilePixels = 1;
   /// Rows per register tile of the GEMM-shaped input gradient.
   int tileRows = 1;
   /// Parallelize over (n, output row) fused; otherwise over n only.
   bool parallelRows = true;
+  /// NCHW16c convolutions whose weights outgrow the L2 cache: a task owns
+  /// tileRows output rows of one channel-block group and sweeps its
+  /// register tiles once per block of input channels (partial sums in
+  /// memory), so that each weight is loaded once per task rather than once
+  /// per tile.
+  bool inputBlocksOuter = false;
 
   std::string describe() const;
 };

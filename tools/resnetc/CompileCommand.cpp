@@ -196,7 +196,8 @@ int resnetc::runCompile(int argc, char **argv) {
   if (emit != Emit::Mlir) {
     auto planStart = std::chrono::steady_clock::now();
     ModelPlan plan;
-    if (failed(buildPlan(*module, modelName, plan)))
+    if (failed(buildPlan(*module, modelName, plan,
+                         /*blockedLayouts=*/!targetHasCuda(halideTarget))))
       return reportError("cannot generate code for '" + input + "'");
     report("plan", since(planStart));
     CompileOptions options;

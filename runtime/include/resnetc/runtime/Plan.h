@@ -15,7 +15,7 @@
 extern "C" {
 #endif
 
-#define RN_MAX_RANK 4
+#define RN_MAX_RANK 6
 #define RN_MAX_ARGS 12
 
 /** A compiled Halide kernel, called with halide_buffer_t pointers. */
@@ -41,7 +41,7 @@ typedef struct rn_buffer {
   int32_t storage;
   int64_t offset;
   int32_t rank;
-  int64_t shape[RN_MAX_RANK]; /**< row-major, NCHW */
+  int64_t shape[RN_MAX_RANK]; /**< row-major: NCHW, NCHW16c, ... */
 } rn_buffer;
 
 /** A parameter read from the weights file by its state_dict name. */
