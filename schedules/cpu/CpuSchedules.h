@@ -43,6 +43,14 @@ struct ScheduleParams {
   /// memory), so that each weight is loaded once per task rather than once
   /// per tile.
   bool inputBlocksOuter = false;
+  /// NCHW16c convolutions: channel blocks per task (a multiple of
+  /// tileVectors), pixels per task of a pointwise one's single row, and
+  /// software prefetch of the broadcast inputs.
+  int taskBlocks = 1;
+  int taskPixels = 256;
+  bool prefetchInput = false;
+  /// NCHW16c convolutions: a task covers every image (else one).
+  bool imagesPerTask = false;
 
   std::string describe() const;
 };
