@@ -18,6 +18,7 @@ std::string ScheduleParams::describe() const {
      << (parallelRows ? " par-rows" : " par-n")
      << (inputBlocksOuter ? " icb-outer" : "")
      << " task" << taskBlocks << "x" << taskPixels
+     << (imagesPerTask ? " all-images" : "")
      << (prefetchInput ? " prefetch" : "");
   return os.str();
 }
@@ -238,10 +239,20 @@ void scheduleConvBlocked(algorithms::KernelFuncs &k, const KernelSpec &spec,
     std::vector<Var> v = k.padded.args(); // lane, x, y, block, n
     int perBlock = int(spec.inputs[1][4]);
     Var rows("rows");
-    k.padded.compute_root().reorder(v[0], v[1], v[3], v[2], v[4]).fuse(
-        v[2], v[4], rows);
-    if (perBlock % lanes == 0)
-      k.padded.vectorize(v[0], lanes);
+    if (perBlock % lanes == 0) {
+      k.padded.compute_root()
+          .reorder(v[0], v[1], v[3], v[2], v[4])
+          .fuse(v[2], v[4], rows)
+          .vectorize(v[0], lanes);
+    } else {
+      // An NCHW input with few channels (the 3-channel stem): stored
+      // channel-planar, so that the copy runs vectorized along its rows.
+      k.padded.compute_root()
+          .reorder_storage(v[1], v[0], v[2], v[3], v[4])
+          .reorder(v[1], v[0], v[3], v[2], v[4])
+          .fuse(v[2], v[4], rows)
+          .vectorize(v[1], lanes, TailStrategy::RoundUp);
+    }
     k.padded.parallel(rows);
   }
 }
@@ -728,7 +739,8 @@ namespace {
 /// stay in cache while they sweep its pixels) and its input once (it stays
 /// in cache while the groups sweep it), so the choice is the one moving the
 /// fewest bytes, with a task's input (or partial sums) at most a quarter of
-/// the 1 MB L2 that the machine's two threads share, and at least 8 tasks
+/// the 1 MB L2 that the machine's two threads share (measured: two threads
+/// each streaming 512 KB get half the bandwidth of one), and at least 8 tasks
 /// where the shape allows (a few per thread, for balance). Measured on
 /// ResNet-50 bs8: the 1x1 1024->512 convolution went from 12.4 ms (tasks of
 /// one 32-channel group each streaming all 6.4 MB of input through its
@@ -774,8 +786,10 @@ void chooseConvTasks(const KernelSpec &spec, ScheduleParams &p) {
         int64_t input = inputBytes(units) * perTask;
         int64_t partial = g * kChannelBlock * units * pixelsPerUnit *
                           perTask * 4;
-        if (!minimal && (input > kCacheShare ||
-                         (p.inputBlocksOuter && partial > kCacheShare)))
+        // (With partial sums in memory, the input streams through one
+        // block of channels at a time: only the partial sums stay.)
+        if (!minimal && (p.inputBlocksOuter ? partial > kCacheShare
+                                            : input > kCacheShare))
           continue;
         int64_t tasks = groups * chunks * (images / perTask);
         double traffic =
