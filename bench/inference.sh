@@ -150,12 +150,21 @@ echo "resnetc:  $RESNETC ($("$RESNETC" --version 2>&1 | grep -m1 -o 'resnetc [^ 
 echo "pytorch:  $TORCH_VERSIONS via $PYTHON, set_num_threads($THREADS), eval, no_grad, optimize_for_inference(script),"
 echo "          faster of NCHW/channels_last, $TORCH_WARMUP warm-ups + $RUNS runs, GLIBC_TUNABLES=$TORCH_TUNABLES"
 echo "rounds:   $ROUNDS per config (resnetc then torch, back to back)"
+# The FMA peak, measured here: bench/fma_peak.c on $THREADS threads.
+PEAK=0
+if cc -O2 -march=native -pthread "$BENCH_DIR/fma_peak.c" -o "$WORKDIR/fma_peak" 2>"$WORKDIR/fma_peak.log" &&
+   PEAK="$("$WORKDIR/fma_peak" "$THREADS")"; then
+  echo "peak:     $PEAK GFLOP/s FP32 FMA on $THREADS threads (bench/fma_peak.c, best of 5)"
+else
+  PEAK=0
+  echo "peak:     not measured (cannot build bench/fma_peak.c with cc: $(head -c 200 "$WORKDIR/fma_peak.log"))"
+fi
 echo
 
 median_of() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {if (NR==0) print ""; else if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 parse_median() { sed -n 's/.*: median \([0-9.]*\) ms.*/\1/p' | tail -n1; }
 
-declare -a R_MED T_MED T_INFO
+declare -a R_MED T_MED T_INFO P_TABLE
 for i in "${!C_ARCH[@]}"; do
   arch="${C_ARCH[$i]}"; b="${C_BATCH[$i]}"; h="${C_H[$i]}"; w="${C_W[$i]}"; name="${C_NAME[$i]}"
   W="$WORKDIR/${arch}_b${b}_${h}x${w}"
@@ -192,6 +201,12 @@ for i in "${!C_ARCH[@]}"; do
   done
   R_MED[$i]="$(echo "$rs" | median_of)"
   T_MED[$i]="$(echo "$ts" | median_of)"
+  # Per convolution: a separate profiled run (RESNETC_PROFILE=1), so that
+  # the timed runs above carry no profiling.
+  if [[ -n "$rs" ]] && out="$(RESNETC_PROFILE=1 "$RESNETC" run "$W/out" --weights "$W/w.safetensors" \
+                                --threads "$THREADS" --bench 5 2>&1)"; then
+    P_TABLE[$i]="$(echo "$out" | "$PYTHON" "$BENCH_DIR/conv_profile.py" --peak "$PEAK" 2>&1)"
+  fi
 done
 echo
 echo "load:     $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min, at end)"
@@ -216,6 +231,13 @@ echo
 if [[ -n "$(echo $ratios)" ]]; then
   echo "$ratios" | awk '{s = 0; for (i = 1; i <= NF; i++) s += log($i); printf "geometric mean of ratio resnetc/torch: %.2f over %d configs (goal <= 1.0; lower is better)\n", exp(s/NF), NF}'
 fi
+for i in "${!C_ARCH[@]}"; do
+  [[ -n "${P_TABLE[$i]:-}" ]] || continue
+  echo
+  echo "resnetc per convolution, ${C_NAME[$i]} (RESNETC_PROFILE=1, $THREADS threads):"
+  echo
+  echo "${P_TABLE[$i]}"
+done
 failed=0
 for i in "${!C_ARCH[@]}"; do [[ -n "${R_MED[$i]}" && -n "${T_MED[$i]}" ]] || failed=1; done
 if [[ $failed -ne 0 ]]; then
