@@ -111,7 +111,7 @@ std::string KernelSpec::key() const {
   os << " d";
   print(os, dilation);
   os << " g" << groups << " r" << relu << " b" << hasBias << " res"
-     << hasResidual << " ceil" << ceilMode << " cip" << countIncludePad
+     << hasResidual << (gemm ? " gemm" : "") << " ceil" << ceilMode << " cip" << countIncludePad
      << " axis" << axis << " eps" << epsilon << " train" << training
      << " mom" << momentum << " wd" << weightDecay << " nest" << nesterov
      << " count" << count << " low";

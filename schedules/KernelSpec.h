@@ -100,6 +100,11 @@ struct KernelSpec {
   bool hasResidual = false;
   bool ceilMode = false;
   bool countIncludePad = true;
+  /// A convolution computed as a GEMM vectorized along its output channels
+  /// (see kChannelBlock): its result is channel-blocked or NCHW, and its
+  /// weights come relaid (rank 6, blockedWeightShape) or, when they change
+  /// between calls (training), as OIHW that the kernel relays itself.
+  bool gemm = false;
 
   int64_t axis = 1;     ///< softmax
   bool training = false; ///< batch norm gradient with batch statistics

@@ -478,7 +478,18 @@ private:
     for (auto [i, v] : llvm::enumerate(op->getResults()))
       if (blocked.contains(v))
         spec.outputs[i] = blockedShape(spec.outputs[i]);
-    if (spec.kind != KernelKind::FusedConv || !isBlocked(spec.outputs[0]))
+    if (spec.kind != KernelKind::FusedConv || !blockedLayouts ||
+        spec.groups != 1 ||
+        (!isBlocked(spec.outputs[0]) &&
+         spec.outputs[0][1] % kChannelBlock != 0))
+      return;
+    // Every ungrouped convolution with whole blocks of output channels runs
+    // as a GEMM along them, whatever its layouts: an NCHW result is stored
+    // transposed from the blocked tile. Fixed weights are relaid by @init;
+    // weights the step updates, by the kernel on every call.
+    spec.gemm = true;
+    auto param = op->getOperand(1).getDefiningOp<ParamOp>();
+    if (!param || param.getUpdated())
       return;
     bool blockedInput = isBlocked(spec.inputs[0]);
     Shape oihw = spec.inputs[1];

@@ -144,21 +144,36 @@ KernelFuncs fusedConv(const KernelSpec &spec, Type t) {
   return k;
 }
 
-/// A convolution with a channel-blocked result (NCHW16c): a GEMM of the
-/// blocked weights (one vector of 16 output channels per reduction step)
-/// and broadcast input values. The input is blocked or NCHW; either way
-/// `padded` indexes it (lane, x, y, block, n) in the blocked weights'
-/// channel blocks, zero outside the image, so that a schedule can copy it
-/// channels-innermost and padded once per image.
+/// A convolution as a GEMM (KernelSpec::gemm): the blocked weights (one
+/// vector of 16 output channels per reduction step) times broadcast input
+/// values, accumulated in `reduction` (lane, x, y, block, n). The input is
+/// blocked or NCHW; either way `padded` indexes it (lane, x, y, block, n)
+/// in the blocked weights' channel blocks, zero outside the image, so that
+/// a schedule can copy it channels-innermost and padded once per call. The
+/// result is blocked or NCHW.
 KernelFuncs fusedConvBlocked(const KernelSpec &spec, Type t) {
   KernelFuncs k;
   Var lane = k.lane, x = k.x, y = k.y, c = k.c, n = k.n;
-  const Shape &in = spec.inputs[0], &w = spec.inputs[1];
+  const Shape &in = spec.inputs[0], &out = spec.outputs[0];
   ImageParam input = shapedInput(in, "input", t);
-  ImageParam weight = shapedInput(w, "weight", t);
+  ImageParam weight = shapedInput(spec.inputs[1], "weight", t);
   k.inputs = {input, weight};
+  // The weights as [O/16, C/CI, KH, KW, CI, 16]: given so, or relaid here
+  // from OIHW once per call (`staged`).
+  Shape w = spec.inputs[1].size() == 6
+                ? spec.inputs[1]
+                : blockedWeightShape(spec.inputs[1], isBlocked(in));
   int blocks = int(w[1]), kh = int(w[2]), kw = int(w[3]), perBlock = int(w[4]);
   int height = int(in[2]), width = int(in[3]);
+  int lanes = int(kChannelBlock);
+  Func weights = weight;
+  if (spec.inputs[1].size() != 6) {
+    Var wl("wl"), wi("wi"), wx("wx"), wy("wy"), wb("wb"), wo("wo");
+    k.staged = Func("weight_blocked");
+    k.staged(wl, wi, wx, wy, wb, wo) =
+        weight(wx, wy, wb * perBlock + wi, wo * lanes + wl);
+    weights = k.staged;
+  }
   Var i("i"), px("px"), py("py"), b("b"), m("m");
   bool pads = false;
   for (int64_t p : spec.padding)
@@ -184,27 +199,34 @@ KernelFuncs fusedConvBlocked(const KernelSpec &spec, Type t) {
              int(spec.padding[0]);
   Func conv("conv");
   Expr init = make_zero(t);
+  ImageParam bias, residual;
   if (spec.hasBias) {
-    ImageParam bias = shapedInput(spec.inputs[2], "bias", t);
+    bias = shapedInput(spec.inputs[2], "bias", t);
     k.inputs.push_back(bias);
-    init = bias(c * int(kChannelBlock) + lane);
+    init = bias(c * lanes + lane);
   }
   conv(lane, x, y, c, n) = init;
   conv(lane, x, y, c, n) +=
-      weight(lane, r.x, r.y, r.z, r.w, c) * k.padded(r.x, inX, inY, r.w, n);
+      weights(lane, r.x, r.y, r.z, r.w, c) * k.padded(r.x, inX, inY, r.w, n);
   k.reduction = conv;
   k.rdom = r;
-  Expr value = conv(lane, x, y, c, n);
   if (spec.hasResidual) {
-    ImageParam residual =
-        shapedInput(spec.inputs[spec.hasBias ? 3 : 2], "residual", t);
+    residual = shapedInput(spec.inputs[spec.hasBias ? 3 : 2], "residual", t);
     k.inputs.push_back(residual);
-    value += residual(lane, x, y, c, n);
   }
-  if (spec.relu)
-    value = reluOf(value);
   k.output = Func("fused_conv2d");
-  k.output(lane, x, y, c, n) = value;
+  if (isBlocked(out)) {
+    Expr value = conv(lane, x, y, c, n);
+    if (spec.hasResidual)
+      value += residual(lane, x, y, c, n);
+    k.output(lane, x, y, c, n) = spec.relu ? reluOf(value) : value;
+  } else {
+    // An NCHW result: the blocked tile, transposed as it is stored.
+    Expr value = conv(c % lanes, x, y, c / lanes, n);
+    if (spec.hasResidual)
+      value += residual(x, y, c, n);
+    k.output(x, y, c, n) = spec.relu ? reluOf(value) : value;
+  }
   return k;
 }
 
@@ -1069,8 +1091,7 @@ KernelFuncs defineKernel(const KernelSpec &spec, Type type) {
   KernelFuncs k;
   switch (spec.kind) {
   case KernelKind::FusedConv:
-    k = isBlocked(spec.outputs[0]) ? fusedConvBlocked(spec, type)
-                                   : fusedConv(spec, type);
+    k = spec.gemm ? fusedConvBlocked(spec, type) : fusedConv(spec, type);
     break;
   case KernelKind::BlockWeights:
     k = blockWeights(spec, type);

@@ -116,10 +116,24 @@ void scheduleConv(algorithms::KernelFuncs &k, const KernelSpec &spec,
   }
 }
 
+/// A GEMM convolution's weights as it reads them, relaid or not yet.
+Shape gemmWeights(const KernelSpec &spec) {
+  return spec.inputs[1].size() == 6
+             ? spec.inputs[1]
+             : blockedWeightShape(spec.inputs[1], isBlocked(spec.inputs[0]));
+}
+
+/// A GEMM convolution's blocks of 16 output channels.
+int64_t gemmBlocks(const KernelSpec &spec) {
+  const Shape &out = spec.outputs[0];
+  return isBlocked(out) ? out[1] : out[1] / kChannelBlock;
+}
+
 /// Bytes of one image of a blocked convolution's input as its windows
 /// read it: zero-padded, channels innermost.
 int64_t blockedInputImageBytes(const KernelSpec &spec) {
-  const Shape &out = spec.outputs[0], &w = spec.inputs[1];
+  const Shape &out = spec.outputs[0];
+  Shape w = gemmWeights(spec);
   int64_t rows = (out[2] - 1) * spec.stride[0] +
                  (w[2] - 1) * spec.dilation[0] + 1;
   int64_t cols = (out[3] - 1) * spec.stride[1] +
@@ -137,9 +151,10 @@ int64_t blockedInputImageBytes(const KernelSpec &spec) {
 void scheduleConvBlocked(algorithms::KernelFuncs &k, const KernelSpec &spec,
                          const ScheduleParams &p) {
   const Shape &out = spec.outputs[0];
-  int64_t width = out[3], height = out[2], blocks = out[1];
+  int64_t width = out[3], height = out[2], blocks = gemmBlocks(spec);
   int lanes = p.vectorWidth, tileB = p.tileVectors, tileX = p.tilePixels;
   int groupB = p.taskBlocks;
+  bool blockedOut = isBlocked(out);
   auto tail = [](int64_t extent, int factor) {
     return extent % factor == 0 ? TailStrategy::RoundUp
                                 : TailStrategy::ShiftInwards;
@@ -147,15 +162,28 @@ void scheduleConvBlocked(algorithms::KernelFuncs &k, const KernelSpec &spec,
   Func output = k.output, conv = k.reduction;
   Var xo("xo"), xi("xi"), cg("cg"), cr("cr"), co("co"), ci("ci"), lo("lo"),
       li("li"), t("t");
-  // Register tiles (li, lo, xi, ci) of tiles (xo, co) of tasks.
+  // Register tiles of tiles (xo, co) of tasks. An NCHW result is stored
+  // from the blocked tile a row of pixels at a time, channel by channel.
+  int channelUnit = blockedOut ? 1 : int(kChannelBlock);
   output.split(k.x, xo, xi, tileX, tail(width, tileX))
-      .split(k.c, cg, cr, groupB, tail(blocks, groupB))
-      .split(cr, co, ci, tileB, tail(groupB, tileB))
-      .split(k.lane, lo, li, lanes)
-      .vectorize(li)
-      .unroll(lo)
-      .unroll(xi)
-      .unroll(ci);
+      .split(k.c, cg, cr, groupB * channelUnit,
+             tail(blocks, groupB))
+      .split(cr, co, ci, tileB * channelUnit, tail(groupB, tileB));
+  std::vector<VarOrRVar> tile;
+  if (blockedOut) {
+    output.split(k.lane, lo, li, lanes).vectorize(li).unroll(lo).unroll(xi)
+        .unroll(ci);
+    tile = {li, lo, xi, ci};
+  } else {
+    if (tileX > 1)
+      output.vectorize(xi);
+    tile = {xi, ci};
+  }
+  auto order = [&](std::initializer_list<VarOrRVar> rest) {
+    std::vector<VarOrRVar> all = tile;
+    all.insert(all.end(), rest);
+    output.reorder(all);
+  };
   // Within a task, each register-tile group of channel blocks sweeps the
   // task's pixels (its weights stay in cache), then the next group.
   Var tileLoop = xo;
@@ -169,25 +197,24 @@ void scheduleConvBlocked(algorithms::KernelFuncs &k, const KernelSpec &spec,
     Var xoo("xoo"), xoi("xoi");
     output.split(xo, xoo, xoi, std::max(1, p.taskPixels / tileX),
                  TailStrategy::GuardWithIf);
-    if (p.imagesPerTask)
-      output.reorder(li, lo, xi, ci, xoi, k.n, co, xoo, cg, k.y)
-          .fuse(xoo, cg, t)
-          .fuse(t, k.y, t);
-    else
-      output.reorder(li, lo, xi, ci, xoi, co, xoo, cg, k.y, k.n)
-          .fuse(xoo, cg, t)
-          .fuse(t, k.y, t)
-          .fuse(t, k.n, t);
+    if (p.imagesPerTask) {
+      order({xoi, k.n, co, xoo, cg, k.y});
+      output.fuse(xoo, cg, t).fuse(t, k.y, t);
+    } else {
+      order({xoi, co, xoo, cg, k.y, k.n});
+      output.fuse(xoo, cg, t).fuse(t, k.y, t).fuse(t, k.n, t);
+    }
     tileLoop = xoi;
   } else {
     Var yo("yo"), yi("yi");
     output.split(k.y, yo, yi, p.tileRows, TailStrategy::GuardWithIf);
-    if (p.imagesPerTask)
-      output.reorder(li, lo, xi, ci, xo, yi, k.n, co, yo, cg).fuse(yo, cg, t);
-    else
-      output.reorder(li, lo, xi, ci, xo, yi, co, yo, cg, k.n)
-          .fuse(yo, cg, t)
-          .fuse(t, k.n, t);
+    if (p.imagesPerTask) {
+      order({xo, yi, k.n, co, yo, cg});
+      output.fuse(yo, cg, t);
+    } else {
+      order({xo, yi, co, yo, cg, k.n});
+      output.fuse(yo, cg, t).fuse(t, k.n, t);
+    }
   }
   output.parallel(t);
   Var vo("vo"), vi("vi");
@@ -228,7 +255,12 @@ void scheduleConvBlocked(algorithms::KernelFuncs &k, const KernelSpec &spec,
         .unroll(k.x)
         .unroll(k.c);
   }
-  if (p.prefetchInput && !pads && spec.inputs[1][1] > 2)
+  if (k.staged.defined()) {
+    // Weights that change between calls (training), relaid once per call.
+    std::vector<Var> v = k.staged.args(); // lane, i, kx, ky, block, o
+    k.staged.compute_root().vectorize(v[0], lanes).parallel(v[5]);
+  }
+  if (p.prefetchInput && !pads && gemmWeights(spec)[1] > 2)
     // The broadcast inputs of the input block after next: 7-odd cache
     // lines 12 KB and more apart, which no hardware prefetcher predicts.
     conv.update().prefetch(k.inputs[0], k.rdom.w, k.rdom.w, 2,
@@ -237,7 +269,7 @@ void scheduleConvBlocked(algorithms::KernelFuncs &k, const KernelSpec &spec,
     // Once, before the tasks (the runtime serves it from the scratch
     // memory taskScratchBytes asks for).
     std::vector<Var> v = k.padded.args(); // lane, x, y, block, n
-    int perBlock = int(spec.inputs[1][4]);
+    int perBlock = int(gemmWeights(spec)[4]);
     Var rows("rows");
     if (perBlock % lanes == 0) {
       k.padded.compute_root()
@@ -664,8 +696,9 @@ int64_t taskScratchBytes(const KernelSpec &spec) {
   constexpr int64_t kSlack = 1024;
   switch (spec.kind) {
   case KernelKind::FusedConv: {
-    if (isBlocked(spec.outputs[0])) {
-      // Every image padded (once per call), and with inputBlocksOuter a
+    if (spec.gemm) {
+      // Every image padded (once per call), the weights relaid (when not
+      // relaid by @init), and with inputBlocksOuter a
       // task's partial sums: at most a quarter MB (chooseConvTasks) or one
       // row of 4 channel blocks.
       const Shape &out = spec.outputs[0];
@@ -673,7 +706,10 @@ int64_t taskScratchBytes(const KernelSpec &spec) {
           std::max<int64_t>(256 * 1024, 4 * kChannelBlock * out[3] * 4);
       int64_t image =
           padsInput(spec) ? out[0] * blockedInputImageBytes(spec) : 0;
-      return std::max(partial, image) + kSlack;
+      int64_t weights = spec.inputs[1].size() == 6
+                            ? 0
+                            : numElements(spec.inputs[1]) * 4;
+      return std::max({partial, image, weights}) + kSlack;
     }
     if (!padsInput(spec))
       return 0;
@@ -746,8 +782,10 @@ namespace {
 /// one 32-channel group each streaming all 6.4 MB of input through its
 /// broadcasts) to 5.4 ms (tasks of every group on 49 pixels).
 void chooseConvTasks(const KernelSpec &spec, ScheduleParams &p) {
-  const Shape &out = spec.outputs[0], &w = spec.inputs[1];
-  int64_t images = out[0], blocks = out[1], height = out[2], width = out[3];
+  const Shape &out = spec.outputs[0];
+  Shape w = gemmWeights(spec);
+  int64_t images = out[0], blocks = gemmBlocks(spec), height = out[2],
+          width = out[3];
   int64_t channels = w[1] * w[4];
   int64_t reduction = channels * w[2] * w[3];
   int64_t blockWeights = kChannelBlock * reduction * 4;
@@ -816,7 +854,7 @@ ScheduleParams defaultCpuSchedule(const KernelSpec &spec,
                                   const Target &target) {
   ScheduleParams p;
   p.vectorWidth = target.natural_vector_size<float>();
-  if (spec.kind == KernelKind::FusedConv && isBlocked(spec.outputs[0])) {
+  if (spec.kind == KernelKind::FusedConv && spec.gemm) {
     // Tiles of A blocks of output channels by B pixels: the accumulators
     // (A x B, in vectors), A weight vectors or B broadcasts, and one more
     // must fit the registers (32 zmm, 16 ymm), or LLVM spills in the inner
@@ -829,7 +867,7 @@ ScheduleParams defaultCpuSchedule(const KernelSpec &spec,
     p.vectorWidth = std::min<int>(p.vectorWidth, int(kChannelBlock));
     int perBlock = int(kChannelBlock) / p.vectorWidth; // vectors per block
     int registers = target.has_feature(Target::AVX512) ? 32 : 16;
-    int64_t width = spec.outputs[0][3], blocks = spec.outputs[0][1];
+    int64_t width = spec.outputs[0][3], blocks = gemmBlocks(spec);
     double best = -1;
     for (int a = 1; a <= 4 && a <= blocks; ++a)
       for (int b = 1; b <= 16 && b <= width; ++b) {
@@ -932,7 +970,7 @@ void scheduleCpu(algorithms::KernelFuncs &k, const KernelSpec &spec,
                  const ScheduleParams &p) {
   switch (spec.kind) {
   case KernelKind::FusedConv:
-    if (isBlocked(spec.outputs[0]))
+    if (spec.gemm)
       return scheduleConvBlocked(k, spec, p);
     return scheduleConv(k, spec, p);
   case KernelKind::MaxPool:

@@ -2,7 +2,8 @@
 // the stem to the global pool (a padded stem reading NCHW images, a max
 // pool, a residual block, a pointwise and a strided convolution), and one
 // that stays NCHW (8 channels, not whole blocks of 16, then a grouped
-// convolution). Odd image sizes exercise the tails of the tiles.
+// convolution, then a residual block on the grouped one's NCHW result).
+// Odd image sizes exercise the tails of the tiles.
 func.func @forward(%x: tensor<2x3x13x11xf32>) -> tensor<2x5xf32> {
   %w0 = resnet.param "w0" : tensor<32x3x3x3xf32>
   %b0 = resnet.param "b0" : tensor<32xf32>
@@ -31,7 +32,11 @@ func.func @forward(%x: tensor<2x3x13x11xf32>) -> tensor<2x5xf32> {
   %r5 = resnet.relu %c5 : tensor<2x8x13x11xf32>
   %w6 = resnet.param "w6" : tensor<16x4x3x3xf32>
   %c6 = resnet.conv2d %r5, %w6 {groups = 2 : i64} : tensor<2x8x13x11xf32>, tensor<16x4x3x3xf32>
-  %g2 = resnet.global_avg_pool %c6 : tensor<2x16x11x9xf32>
+  %w7 = resnet.param "w7" : tensor<16x16x3x3xf32>
+  %c7 = resnet.conv2d %c6, %w7 {padding = array<i64: 1, 1, 1, 1>} : tensor<2x16x11x9xf32>, tensor<16x16x3x3xf32>
+  %s7 = resnet.add %c7, %c6 : tensor<2x16x11x9xf32>, tensor<2x16x11x9xf32>
+  %r7 = resnet.relu %s7 : tensor<2x16x11x9xf32>
+  %g2 = resnet.global_avg_pool %r7 : tensor<2x16x11x9xf32>
   %f2 = resnet.flatten %g2 : tensor<2x16x1x1xf32>
   %fw2 = resnet.param "fc2.weight" : tensor<5x16xf32>
   %y2 = resnet.linear %f2, %fw2 : tensor<2x16xf32>, tensor<5x16xf32>
