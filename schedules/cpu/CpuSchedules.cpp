@@ -141,13 +141,13 @@ int64_t blockedInputImageBytes(const KernelSpec &spec) {
   return w[1] * w[4] * rows * cols * int64_t(sizeof(float));
 }
 
-/// A convolution with a channel-blocked result: register tiles of
-/// tileVectors blocks of 16 output channels by tilePixels pixels of a row
-/// accumulate over every (input channel, tap); per step one vector load of
-/// weights per block feeds tilePixels FMAs with broadcast inputs. A
-/// padding convolution first copies its image zero-padded, channels
-/// innermost; tasks are (output row, channel-block group), or chunks of a
-/// pointwise convolution's one long row.
+/// A GEMM convolution (KernelSpec::gemm): register tiles of tileVectors
+/// blocks of 16 output channels by tilePixels pixels of a row accumulate
+/// over every (input channel, tap); per step one vector load of weights per
+/// block feeds tilePixels FMAs with broadcast inputs. A padding convolution
+/// first copies its images zero-padded, channels innermost; tasks are
+/// chosen by chooseConvTasks. The result is stored blocked, or transposed
+/// to NCHW.
 void scheduleConvBlocked(algorithms::KernelFuncs &k, const KernelSpec &spec,
                          const ScheduleParams &p) {
   const Shape &out = spec.outputs[0];
@@ -189,9 +189,7 @@ void scheduleConvBlocked(algorithms::KernelFuncs &k, const KernelSpec &spec,
   Var tileLoop = xo;
   bool pads = padsInput(spec);
   // Tasks of (pixels, channel-block group), every image inside a task (its
-  // weights then load once for all of them) or, where that leaves too few
-  // tasks, one image per task.
-  Var inner = p.imagesPerTask ? k.n : Var();
+  // weights then load once for all of them) or one image per task.
   if (height == 1 && !pads) {
     // One long row (a pointwise convolution, see BuildPlan): chunks of it.
     Var xoo("xoo"), xoi("xoi");
@@ -218,7 +216,41 @@ void scheduleConvBlocked(algorithms::KernelFuncs &k, const KernelSpec &spec,
   }
   output.parallel(t);
   Var vo("vo"), vi("vi");
-  if (p.inputBlocksOuter) {
+  if (p.inputBlocksOuter && width % tileX == 0 && groupB % tileB == 0) {
+    // The task's partial sums in memory, swept once per input block; each
+    // block's contribution to a register tile accumulates in registers
+    // first (rfactor: `block`), then adds to the partial sums once.
+    Var cxo("cxo"), cxi("cxi"), cco("cco"), cci("cci"), b("b");
+    Func block = conv.update().rfactor(k.rdom.w, b);
+    conv.compute_at(output, t)
+        .split(k.lane, vo, vi, lanes)
+        .vectorize(vi)
+        .unroll(vo);
+    conv.update()
+        .split(k.x, cxo, cxi, tileX, TailStrategy::RoundUp)
+        .split(k.c, cco, cci, tileB, TailStrategy::RoundUp)
+        .split(k.lane, vo, vi, lanes)
+        .reorder(vi, vo, cxi, cci, cxo, k.y, cco, k.n, k.rdom.w)
+        .vectorize(vi)
+        .unroll(vo)
+        .unroll(cxi)
+        .unroll(cci);
+    std::vector<Var> v = block.args(); // lane, x, y, c, n, b
+    block.compute_at(conv, cxo)
+        .split(v[0], vo, vi, lanes)
+        .vectorize(vi)
+        .unroll(vo)
+        .unroll(v[1])
+        .unroll(v[3]);
+    block.update()
+        .split(v[0], vo, vi, lanes)
+        .reorder(vi, vo, v[1], v[3], k.rdom.x, k.rdom.y, k.rdom.z, v[2], v[4],
+                 v[5])
+        .vectorize(vi)
+        .unroll(vo)
+        .unroll(v[1])
+        .unroll(v[3]);
+  } else if (p.inputBlocksOuter) {
     // The task's partial sums in memory, swept once per input block.
     Var cxo("cxo"), cxi("cxi"), cco("cco"), cci("cci");
     conv.compute_at(output, t)
