@@ -138,6 +138,10 @@ int64_t blockedInputImageBytes(const KernelSpec &spec) {
                  (w[2] - 1) * spec.dilation[0] + 1;
   int64_t cols = (out[3] - 1) * spec.stride[1] +
                  (w[3] - 1) * spec.dilation[1] + 1;
+  // A channel-planar copy (few channels: the stem) rounds its rows up to
+  // whole vectors.
+  if (w[4] % kChannelBlock != 0)
+    cols = (cols + kChannelBlock - 1) / kChannelBlock * kChannelBlock;
   return w[1] * w[4] * rows * cols * int64_t(sizeof(float));
 }
 
