@@ -401,13 +401,18 @@ private:
   static bool convWritesBlocked(Operation *op) {
     if (!isa<FusedConv2dOp, Conv2dOp>(op))
       return false;
-    auto param = op->getOperand(1).getDefiningOp<ParamOp>();
     Shape out = shapeOf(op->getResult(0));
     int64_t groups = isa<FusedConv2dOp>(op)
                          ? cast<FusedConv2dOp>(op).getGroups()
                          : cast<Conv2dOp>(op).getGroups();
-    return groups == 1 && out[1] % kChannelBlock == 0 && param &&
-           !param.getUpdated();
+    return groups == 1 && out[1] % kChannelBlock == 0 && hasFixedWeights(op);
+  }
+
+  /// Whether a convolution's weights are a parameter the function does not
+  /// update, which @init can relay once.
+  static bool hasFixedWeights(Operation *conv) {
+    auto param = conv->getOperand(1).getDefiningOp<ParamOp>();
+    return param && !param.getUpdated();
   }
 
   bool readsBlocked(OpOperand &use) const {
@@ -488,8 +493,7 @@ private:
     // transposed from the blocked tile. Fixed weights are relaid by @init;
     // weights the step updates, by the kernel on every call.
     spec.gemm = true;
-    auto param = op->getOperand(1).getDefiningOp<ParamOp>();
-    if (!param || param.getUpdated())
+    if (!hasFixedWeights(op))
       return;
     bool blockedInput = isBlocked(spec.inputs[0]);
     Shape oihw = spec.inputs[1];

@@ -145,6 +145,23 @@ int64_t blockedInputImageBytes(const KernelSpec &spec) {
   return w[1] * w[4] * rows * cols * int64_t(sizeof(float));
 }
 
+/// A register tile of `stage`: `lane` split into vectors of `lanes`
+/// (innermost, the rest of it unrolled around them), then the loops of
+/// `order` inside out (none: the stage's order), with `unrolled` unrolled.
+void registerTile(Stage stage, Var lane, int lanes,
+                  std::vector<VarOrRVar> order,
+                  const std::vector<VarOrRVar> &unrolled) {
+  Var vo("vo"), vi("vi");
+  stage.split(lane, vo, vi, lanes);
+  if (!order.empty()) {
+    order.insert(order.begin(), {vi, vo});
+    stage.reorder(order);
+  }
+  stage.vectorize(vi).unroll(vo);
+  for (const VarOrRVar &v : unrolled)
+    stage.unroll(v);
+}
+
 /// A GEMM convolution (KernelSpec::gemm): register tiles of tileVectors
 /// blocks of 16 output channels by tilePixels pixels of a row accumulate
 /// over every (input channel, tap); per step one vector load of weights per
@@ -219,77 +236,44 @@ void scheduleConvBlocked(algorithms::KernelFuncs &k, const KernelSpec &spec,
     }
   }
   output.parallel(t);
-  Var vo("vo"), vi("vi");
   if (p.inputBlocksOuter && width % tileX == 0 && groupB % tileB == 0) {
     // The task's partial sums in memory, swept once per input block; each
     // block's contribution to a register tile accumulates in registers
     // first (rfactor: `block`), then adds to the partial sums once.
     Var cxo("cxo"), cxi("cxi"), cco("cco"), cci("cci"), b("b");
     Func block = conv.update().rfactor(k.rdom.w, b);
-    conv.compute_at(output, t)
-        .split(k.lane, vo, vi, lanes)
-        .vectorize(vi)
-        .unroll(vo);
-    conv.update()
-        .split(k.x, cxo, cxi, tileX, TailStrategy::RoundUp)
-        .split(k.c, cco, cci, tileB, TailStrategy::RoundUp)
-        .split(k.lane, vo, vi, lanes)
-        .reorder(vi, vo, cxi, cci, cxo, k.y, cco, k.n, k.rdom.w)
-        .vectorize(vi)
-        .unroll(vo)
-        .unroll(cxi)
-        .unroll(cci);
+    registerTile(conv.compute_at(output, t), k.lane, lanes, {}, {});
+    Stage sums = conv.update();
+    sums.split(k.x, cxo, cxi, tileX, TailStrategy::RoundUp)
+        .split(k.c, cco, cci, tileB, TailStrategy::RoundUp);
+    registerTile(sums, k.lane, lanes,
+                 {cxi, cci, cxo, k.y, cco, k.n, k.rdom.w}, {cxi, cci});
     std::vector<Var> v = block.args(); // lane, x, y, c, n, b
-    block.compute_at(conv, cxo)
-        .split(v[0], vo, vi, lanes)
-        .vectorize(vi)
-        .unroll(vo)
-        .unroll(v[1])
-        .unroll(v[3]);
-    block.update()
-        .split(v[0], vo, vi, lanes)
-        .reorder(vi, vo, v[1], v[3], k.rdom.x, k.rdom.y, k.rdom.z, v[2], v[4],
-                 v[5])
-        .vectorize(vi)
-        .unroll(vo)
-        .unroll(v[1])
-        .unroll(v[3]);
+    registerTile(block.compute_at(conv, cxo), v[0], lanes, {}, {v[1], v[3]});
+    registerTile(block.update(), v[0], lanes,
+                 {v[1], v[3], k.rdom.x, k.rdom.y, k.rdom.z, v[2], v[4], v[5]},
+                 {v[1], v[3]});
   } else if (p.inputBlocksOuter) {
     // The task's partial sums in memory, swept once per input block.
     Var cxo("cxo"), cxi("cxi"), cco("cco"), cci("cci");
-    conv.compute_at(output, t)
-        .split(k.lane, vo, vi, lanes)
-        .vectorize(vi)
-        .unroll(vo);
-    conv.update()
-        .split(k.x, cxo, cxi, tileX,
+    registerTile(conv.compute_at(output, t), k.lane, lanes, {}, {});
+    Stage sums = conv.update();
+    sums.split(k.x, cxo, cxi, tileX,
                width % tileX == 0 ? TailStrategy::RoundUp
                                   : TailStrategy::GuardWithIf)
         .split(k.c, cco, cci, tileB,
                groupB % tileB == 0 ? TailStrategy::RoundUp
-                                   : TailStrategy::GuardWithIf)
-        .split(k.lane, vo, vi, lanes)
-        .reorder(vi, vo, cxi, cci, k.rdom.x, k.rdom.y, k.rdom.z, cxo, k.y,
-                 cco, k.n, k.rdom.w)
-        .vectorize(vi)
-        .unroll(vo)
-        .unroll(cxi)
-        .unroll(cci);
+                                   : TailStrategy::GuardWithIf);
+    registerTile(sums, k.lane, lanes,
+                 {cxi, cci, k.rdom.x, k.rdom.y, k.rdom.z, cxo, k.y, cco, k.n,
+                  k.rdom.w},
+                 {cxi, cci});
   } else {
-    conv.compute_at(output, tileLoop)
-        .split(k.lane, vo, vi, lanes)
-        .vectorize(vi)
-        .unroll(vo)
-        .unroll(k.x)
-        .unroll(k.c);
-    conv.update()
-        .split(k.lane, vo, vi, lanes)
-        .reorder(vi, vo, k.x, k.c, k.rdom.x, k.rdom.y, k.rdom.z, k.rdom.w,
-                 k.y, k.n)
-        .vectorize(vi)
-        .unroll(vo)
-        .unroll(k.x)
-        .unroll(k.c);
+    registerTile(conv.compute_at(output, tileLoop), k.lane, lanes, {},
+                 {k.x, k.c});
+    registerTile(conv.update(), k.lane, lanes,
+                 {k.x, k.c, k.rdom.x, k.rdom.y, k.rdom.z, k.rdom.w, k.y, k.n},
+                 {k.x, k.c});
   }
   if (k.staged.defined()) {
     // Weights that change between calls (training), relaid once per call.
