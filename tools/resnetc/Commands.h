@@ -73,6 +73,11 @@ struct ModelLibrary {
 
   /// The library's symbol N_<suffix>, or null.
   void *symbol(const std::string &suffix) const;
+
+  /// N_create with `weights`, then N_set_num_threads when `threads` > 0;
+  /// on failure the model is destroyed and the error is N_last_error's.
+  llvm::Expected<void *> createModel(const std::string &weights,
+                                     int threads) const;
 };
 
 /// dlopens DIR/libN.so (N: `name`, or the one model in DIR) and binds its

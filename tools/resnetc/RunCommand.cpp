@@ -59,19 +59,14 @@ int resnetc::runRun(int argc, char **argv) {
     return reportError(loaded.takeError());
   const resnetc::ModelLibrary &api = *loaded;
   const std::string &modelName = api.name;
-  void *model = nullptr;
-  if (api.create(&model, weights.c_str())) {
-    std::string message = model ? api.lastError(model) : "out of memory";
-    if (model)
-      api.destroy(model);
-    return reportError(message);
-  }
+  llvm::Expected<void *> created = api.createModel(weights, threads);
+  if (!created)
+    return reportError(created.takeError());
+  void *model = *created;
   auto finish = [&](int rc) {
     api.destroy(model);
     return rc;
   };
-  if (threads > 0 && api.setNumThreads(model, threads))
-    return finish(reportError(api.lastError(model)));
 
   // The shapes come from the library's own header macros, which a dlopen
   // cannot see: read them from N.h.

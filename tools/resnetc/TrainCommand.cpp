@@ -328,19 +328,14 @@ int resnetc::runTrain(int argc, char **argv) {
     val = std::move(*read);
   }
 
-  void *model = nullptr;
-  if (api.create(&model, weights.c_str())) {
-    std::string message = model ? api.lastError(model) : "out of memory";
-    if (model)
-      api.destroy(model);
-    return reportError(message);
-  }
+  llvm::Expected<void *> created = api.createModel(weights, threads);
+  if (!created)
+    return reportError(created.takeError());
+  void *model = *created;
   auto finish = [&](int rc) {
     api.destroy(model);
     return rc;
   };
-  if (threads > 0 && api.setNumThreads(model, threads))
-    return finish(reportError(api.lastError(model)));
 
   int64_t imageSize = shapes->imageSize();
   std::vector<float> images(modelBatch * imageSize);

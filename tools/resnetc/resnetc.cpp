@@ -160,6 +160,22 @@ void *resnetc::ModelLibrary::symbol(const std::string &suffix) const {
   return dlsym(handle, (name + "_" + suffix).c_str());
 }
 
+llvm::Expected<void *>
+resnetc::ModelLibrary::createModel(const std::string &weights,
+                                   int threads) const {
+  void *model = nullptr;
+  std::string message;
+  if (create(&model, weights.c_str()))
+    message = model ? lastError(model) : "out of memory";
+  else if (threads > 0 && setNumThreads(model, threads))
+    message = lastError(model);
+  else
+    return model;
+  if (model)
+    destroy(model);
+  return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
+}
+
 llvm::Expected<resnetc::ModelLibrary>
 resnetc::loadModelLibrary(llvm::StringRef dir, llvm::StringRef name) {
   ModelLibrary lib;
