@@ -28,28 +28,29 @@ struct ScheduleParams {
   /// Output channels computed together in registers (unrolled).
   int tileChannels = 1;
   /// Output vectors along x per register tile (along the channels in the
-  /// GEMM-shaped gradient schedules; channel blocks of 16 in NCHW16c).
+  /// GEMM-shaped gradient schedules; channel blocks of 16 in GEMM
+  /// convolutions, KernelSpec::gemm).
   int tileVectors = 1;
   /// Pixels along x per register tile of the GEMM-shaped kernels (the
-  /// input gradient, NCHW16c convolutions).
+  /// input gradient, GEMM convolutions).
   int tilePixels = 1;
-  /// Rows per register tile of the GEMM-shaped input gradient.
+  /// Rows per register tile of the GEMM-shaped input gradient; output rows
+  /// per task of a GEMM convolution.
   int tileRows = 1;
   /// Parallelize over (n, output row) fused; otherwise over n only.
   bool parallelRows = true;
-  /// NCHW16c convolutions whose weights outgrow the L2 cache: a task owns
-  /// tileRows output rows of one channel-block group and sweeps its
-  /// register tiles once per block of input channels (partial sums in
-  /// memory), so that each weight is loaded once per task rather than once
-  /// per tile.
+  /// GEMM convolutions whose register-tile weights outgrow their share of
+  /// L2: a task sweeps its register tiles once per block of input channels
+  /// (partial sums in memory), so that each weight is loaded once per task
+  /// rather than once per tile.
   bool inputBlocksOuter = false;
-  /// NCHW16c convolutions: channel blocks per task (a multiple of
+  /// GEMM convolutions: channel blocks per task (a multiple of
   /// tileVectors), pixels per task of a pointwise one's single row, and
   /// software prefetch of the broadcast inputs.
   int taskBlocks = 1;
   int taskPixels = 256;
   bool prefetchInput = false;
-  /// NCHW16c convolutions: a task covers every image (else one).
+  /// GEMM convolutions: a task covers every image (else one).
   bool imagesPerTask = false;
 
   std::string describe() const;
