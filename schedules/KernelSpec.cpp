@@ -77,6 +77,67 @@ Shape blockedWeightShape(const Shape &oihw, bool blockedInput) {
           perBlock, kChannelBlock};
 }
 
+namespace {
+/// A convolution's image, output and kernel extents along dimension d,
+/// whichever of its operands and results hold them (activation and weight
+/// shapes, blocked or not, keep H and W at indices 2 and 3).
+struct WindowExtents {
+  int64_t image, output, kernel;
+};
+WindowExtents windowExtents(const KernelSpec &spec, int d) {
+  int i = 2 + d;
+  switch (spec.kind) {
+  case KernelKind::ConvGradInput: // [dy, weight] -> [dx]
+    return {spec.outputs[0][i], spec.inputs[0][i], spec.inputs[1][i]};
+  case KernelKind::ConvGradWeight: // [x, dy] -> [dweight]
+    return {spec.inputs[0][i], spec.inputs[1][i], spec.outputs[0][i]};
+  default: // [x, weight, ...] -> [y]
+    return {spec.inputs[0][i], spec.outputs[0][i], spec.inputs[1][i]};
+  }
+}
+
+/// The image positions output pixels read through tap k: o * stride +
+/// k * dilation - padding for o in [0, output).
+template <typename Visit>
+void forEachRead(const KernelSpec &spec, int d, const WindowExtents &e,
+                 int64_t k, Visit visit) {
+  for (int64_t o = 0; o < e.output; ++o)
+    visit(o * spec.stride[d] + k * spec.dilation[d] - spec.padding[d]);
+}
+} // namespace
+
+TapRange liveTaps(const KernelSpec &spec, int d) {
+  WindowExtents e = windowExtents(spec, d);
+  int64_t first = -1, last = -1;
+  for (int64_t k = 0; k < e.kernel; ++k) {
+    bool live = false;
+    forEachRead(spec, d, e, k,
+                [&](int64_t at) { live |= at >= 0 && at < e.image; });
+    if (live) {
+      if (first < 0)
+        first = k;
+      last = k;
+    }
+  }
+  if (first < 0) // no tap meets the image: keep one, it reads zeros
+    return {0, 1};
+  return {first, last - first + 1};
+}
+
+bool readsPadding(const KernelSpec &spec) {
+  for (int d = 0; d < 2; ++d) {
+    WindowExtents e = windowExtents(spec, d);
+    TapRange taps = liveTaps(spec, d);
+    bool outside = false;
+    for (int64_t k = taps.first; k < taps.first + taps.count; ++k)
+      forEachRead(spec, d, e, k,
+                  [&](int64_t at) { outside |= at < 0 || at >= e.image; });
+    if (outside)
+      return true;
+  }
+  return false;
+}
+
 int64_t numElements(const Shape &shape) {
   int64_t n = 1;
   for (int64_t d : shape)

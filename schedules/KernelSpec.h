@@ -122,6 +122,20 @@ struct KernelSpec {
 /// Row-major element count.
 int64_t numElements(const Shape &shape);
 
+/// The taps [first, first + count) of a convolution's kernel along spatial
+/// dimension `d` (0: rows, 1: columns) that meet the image for some output
+/// pixel. The others only ever read zero padding (a 3x3 kernel on a 1x1
+/// map has one live tap, its centre), so the kernels skip them: they add
+/// nothing to the result or the input gradient, and their weight gradient
+/// is zero. For FusedConv, ConvGradInput and ConvGradWeight specs.
+struct TapRange {
+  int64_t first = 0, count = 0;
+};
+TapRange liveTaps(const KernelSpec &spec, int d);
+
+/// Whether a convolution's live taps read its zero padding.
+bool readsPadding(const KernelSpec &spec);
+
 } // namespace resnetc
 
 #endif // RESNETC_SCHEDULES_KERNELSPEC_H

@@ -71,12 +71,15 @@ Expr reluOf(Expr v) {
 }
 
 /// The input read through `value` outside its spatial extent when the
-/// window op pads; the input itself otherwise.
+/// window op pads (a convolution: when its live taps read the padding);
+/// the input itself otherwise.
 Func zeroPadded(const ImageParam &input, const Shape &shape,
                 const KernelSpec &spec, Expr value) {
-  bool pads = false;
+  bool conv = spec.kind == KernelKind::FusedConv ||
+              spec.kind == KernelKind::ConvGradWeight;
+  bool pads = conv && readsPadding(spec);
   for (int64_t p : spec.padding)
-    pads |= p != 0;
+    pads |= !conv && p != 0;
   // A ceil_mode pool's last window may reach past the input too.
   if (spec.ceilMode && spec.outputs.size() == 1 &&
       spec.outputs[0].size() == 4) {
@@ -106,11 +109,13 @@ KernelFuncs fusedConv(const KernelSpec &spec, Type t) {
   k.inputs = {input, weight};
   const Shape &w = spec.inputs[1];
   int outChannels = static_cast<int>(w[0]), perGroup = static_cast<int>(w[1]);
-  int kh = static_cast<int>(w[2]), kw = static_cast<int>(w[3]);
   int groups = static_cast<int>(spec.groups);
 
   k.padded = zeroPadded(input, spec.inputs[0], spec, make_zero(t));
-  RDom r(0, kw, 0, kh, 0, perGroup, "r");
+  // Taps that only meet padding are skipped (liveTaps).
+  TapRange tx = liveTaps(spec, 1), ty = liveTaps(spec, 0);
+  RDom r(int(tx.first), int(tx.count), int(ty.first), int(ty.count), 0,
+         perGroup, "r");
   Expr inX = x * int(spec.stride[1]) + r.x * int(spec.dilation[1]) -
              int(spec.padding[1]);
   Expr inY = y * int(spec.stride[0]) + r.y * int(spec.dilation[0]) -
@@ -163,7 +168,7 @@ KernelFuncs fusedConvBlocked(const KernelSpec &spec, Type t) {
   Shape w = spec.inputs[1].size() == 6
                 ? spec.inputs[1]
                 : blockedWeightShape(spec.inputs[1], isBlocked(in));
-  int blocks = int(w[1]), kh = int(w[2]), kw = int(w[3]), perBlock = int(w[4]);
+  int blocks = int(w[1]), perBlock = int(w[4]);
   int height = int(in[2]), width = int(in[3]);
   int lanes = int(kChannelBlock);
   Func weights = weight;
@@ -175,9 +180,7 @@ KernelFuncs fusedConvBlocked(const KernelSpec &spec, Type t) {
     weights = k.staged;
   }
   Var i("i"), px("px"), py("py"), b("b"), m("m");
-  bool pads = false;
-  for (int64_t p : spec.padding)
-    pads |= p != 0;
+  bool pads = readsPadding(spec);
   auto read = [&](Expr cx, Expr cy) {
     return isBlocked(in) ? input(i, cx, cy, b, m)
                          : input(cx, cy, b * perBlock + i, m);
@@ -192,7 +195,10 @@ KernelFuncs fusedConvBlocked(const KernelSpec &spec, Type t) {
   } else {
     k.padded(i, px, py, b, m) = read(px, py);
   }
-  RDom r(0, perBlock, 0, kw, 0, kh, 0, blocks, "r");
+  // Taps that only meet padding are skipped (liveTaps).
+  TapRange tx = liveTaps(spec, 1), ty = liveTaps(spec, 0);
+  RDom r(0, perBlock, int(tx.first), int(tx.count), int(ty.first),
+         int(ty.count), 0, blocks, "r");
   Expr inX = x * int(spec.stride[1]) + r.y * int(spec.dilation[1]) -
              int(spec.padding[1]);
   Expr inY = y * int(spec.stride[0]) + r.z * int(spec.dilation[0]) -
@@ -670,7 +676,12 @@ KernelFuncs convGradInputGemm(const KernelSpec &spec, Type t) {
       dy, make_zero(t), {{0, int(dyShape[3])}, {0, int(dyShape[2])}});
   // Output channels innermost: a long loop a schedule keeps rolled.
   Var qx("qx"), qy("qy"), px("px"), py("py");
-  RDom r(0, outChannels, 0, tapsX, 0, tapsY, "r");
+  // Taps that only meet padding are skipped (liveTaps): with stride 1 by
+  // the range of the tap loop, with strides by the phase's condition below.
+  TapRange tx = liveTaps(spec, 1), ty = liveTaps(spec, 0);
+  RDom r(0, outChannels, sx == 1 ? int(tx.first) : 0,
+         sx == 1 ? int(tx.count) : tapsX, sy == 1 ? int(ty.first) : 0,
+         sy == 1 ? int(ty.count) : tapsY, "r");
   Expr kx = r.y, ky = r.z, u, v;
   if (sx == 1) {
     u = qx + pl - r.y * dlx;
@@ -686,13 +697,25 @@ KernelFuncs convGradInputGemm(const KernelSpec &spec, Type t) {
     ky = first + sy * r.z;
     v = qy + (py + pt - first) / sy - r.z;
   }
-  // Skip a phase's taps past the kernel.
-  if (kw % sx != 0 || kh % sy != 0)
-    r.where(kx < kw && ky < kh);
+  // Skip a phase's taps past the kernel or outside the live ones.
+  Expr keep = Internal::const_true();
+  if (sx > 1 && (kw % sx != 0 || tx.count < kw))
+    keep = keep && kx >= int(tx.first) && kx < int(tx.first + tx.count);
+  if (sy > 1 && (kh % sy != 0 || ty.count < kh))
+    keep = keep && ky >= int(ty.first) && ky < int(ty.first + ty.count);
+  if (!Internal::is_const_one(keep))
+    r.where(keep);
   Func sum("conv_grad_input_sum");
   sum(c, qx, qy, px, py, n) = make_zero(t);
+  // (The clamps change nothing the condition keeps; they tell bounds
+  // inference that only the live taps are staged.)
+  Expr stagedX =
+      sx == 1 ? kx : clamp(kx, int(tx.first), int(tx.first + tx.count) - 1);
+  Expr stagedY =
+      sy == 1 ? ky : clamp(ky, int(ty.first), int(ty.first + ty.count) - 1);
   sum(c, qx, qy, px, py, n) +=
-      k.staged(c % block, r.x, kx, ky, c / block) * k.padded(u, v, r.x, n);
+      k.staged(c % block, r.x, stagedX, stagedY, c / block) *
+      k.padded(u, v, r.x, n);
   k.reduction = sum;
   k.rdom = r;
   Expr value = sum(c, x / sx, y / sy, x % sx, y % sy, n);
@@ -718,10 +741,11 @@ KernelFuncs convGradInput(const KernelSpec &spec, Type t) {
   k.inputs = {dy, weight};
   const Shape &w = spec.inputs[1];
   int outChannels = int(w[0]), perGroup = int(w[1]);
-  int kh = int(w[2]), kw = int(w[3]);
   int outPerGroup = outChannels / int(spec.groups);
   k.padded = dilatedGradient(dy, spec.inputs[0], spec, t);
-  RDom r(0, kw, 0, kh, 0, outPerGroup, "r");
+  TapRange tx = liveTaps(spec, 1), ty = liveTaps(spec, 0);
+  RDom r(int(tx.first), int(tx.count), int(ty.first), int(ty.count), 0,
+         outPerGroup, "r");
   // Input pixel x met output pixel u / stride through tap r.x.
   Expr u = x + int(spec.padding[1]) - r.x * int(spec.dilation[1]);
   Expr v = y + int(spec.padding[0]) - r.y * int(spec.dilation[0]);
@@ -771,9 +795,14 @@ KernelFuncs convGradWeight(const KernelSpec &spec, Type t) {
   RDom r(0, int(outShape[3]), 0, int(outShape[2]), 0, blockImages, "r");
   Expr image = b * blockImages + r.z;
   Expr c = spec.groups == 1 ? Expr(ci) : (o / outPerGroup) * perGroup + ci;
-  Expr inX = r.x * int(spec.stride[1]) + kx * int(spec.dilation[1]) -
+  // The partial sums cover the live taps only (liveTaps), indexed from
+  // the first; the others' gradient is zero.
+  TapRange tx = liveTaps(spec, 1), ty = liveTaps(spec, 0);
+  Expr inX = r.x * int(spec.stride[1]) +
+             (kx + int(tx.first)) * int(spec.dilation[1]) -
              int(spec.padding[1]);
-  Expr inY = r.y * int(spec.stride[0]) + ky * int(spec.dilation[0]) -
+  Expr inY = r.y * int(spec.stride[0]) +
+             (ky + int(ty.first)) * int(spec.dilation[0]) -
              int(spec.padding[0]);
   Func partial("conv_grad_weight_block");
   partial(o, kx, ky, ci, b) = make_zero(t);
@@ -781,13 +810,24 @@ KernelFuncs convGradWeight(const KernelSpec &spec, Type t) {
       k.staged(o, r.x, r.y, image) * k.padded(inX, inY, c, image);
   k.auxiliary = partial;
   k.rdom = r;
+  bool allLive = tx.count == w[3] && ty.count == w[2];
+  auto fromBlock = [&](Expr block) -> Expr {
+    if (allLive)
+      return partial(o, kx, ky, ci, block);
+    Expr jx = kx - int(tx.first), jy = ky - int(ty.first);
+    Expr value = partial(o, clamp(jx, 0, int(tx.count) - 1),
+                         clamp(jy, 0, int(ty.count) - 1), ci, block);
+    return select(jx >= 0 && jx < int(tx.count) && jy >= 0 &&
+                      jy < int(ty.count),
+                  value, make_zero(t));
+  };
   k.output = Func("conv2d_grad_weight");
   if (blocks == 1) {
-    k.output(kx, ky, ci, o) = partial(o, kx, ky, ci, 0);
+    k.output(kx, ky, ci, o) = fromBlock(0);
   } else {
     k.blocks = RDom(0, blocks, "blocks");
     k.output(kx, ky, ci, o) = make_zero(t);
-    k.output(kx, ky, ci, o) += partial(o, kx, ky, ci, k.blocks);
+    k.output(kx, ky, ci, o) += fromBlock(k.blocks);
     k.reduction = k.output;
   }
   k.outputs = {k.output};

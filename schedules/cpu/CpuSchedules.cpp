@@ -13,12 +13,11 @@ namespace schedules {
 std::string ScheduleParams::describe() const {
   std::ostringstream os;
   os << (layout == Layout::NCHW16c ? "nchw16c" : "nchw") << " vec"
-     << vectorWidth << " co" << tileChannels << " xv"
-     << tileVectors << " px" << tilePixels << " rows" << tileRows
+     << vectorWidth << " co" << tileChannels << " xv" << tileVectors << " px"
+     << tilePixels << " rows" << tileRows << " img" << tileImages
      << (parallelRows ? " par-rows" : " par-n")
-     << (inputBlocksOuter ? " icb-outer" : "")
-     << " task" << taskBlocks << "x" << taskPixels
-     << (imagesPerTask ? " all-images" : "")
+     << (inputBlocksOuter ? " icb-outer" : "") << " task" << taskBlocks << "x"
+     << taskPixels << (imagesPerTask ? " all-images" : "")
      << (prefetchInput ? " prefetch" : "");
   return os.str();
 }
@@ -48,13 +47,6 @@ std::pair<int64_t, int64_t> paddedBand(const KernelSpec &spec) {
           (w[2] - 1) * spec.dilation[0] + 1};
 }
 
-bool padsInput(const KernelSpec &spec) {
-  for (int64_t v : spec.padding)
-    if (v != 0)
-      return true;
-  return false;
-}
-
 void scheduleConv(algorithms::KernelFuncs &k, const KernelSpec &spec,
                   const ScheduleParams &p) {
   const Shape &out = spec.outputs[0];
@@ -76,7 +68,7 @@ void scheduleConv(algorithms::KernelFuncs &k, const KernelSpec &spec,
   // A pointwise convolution BuildPlan flattened to one row (no padding:
   // the padded band below is per output row, over all input channels).
   bool flatPointwise = out[2] == 1 && spec.inputs[1][2] == 1 &&
-                       spec.inputs[1][3] == 1 && !padsInput(spec);
+                       spec.inputs[1][3] == 1 && !readsPadding(spec);
   if (flatPointwise && width > kFlatChunk) {
     // A pointwise convolution seen as one long row (see BuildPlan): chunks
     // of the row, each visited by every channel tile while it is in cache.
@@ -101,7 +93,7 @@ void scheduleConv(algorithms::KernelFuncs &k, const KernelSpec &spec,
       .unroll(k.c);
   // Padding by a select in the inner loop costs 2-4x on 3x3 convolutions:
   // copy the rows one output row reads, zero-padded, once per row instead.
-  bool pads = padsInput(spec);
+  bool pads = readsPadding(spec);
   // The band has a constant size (its extents are stated), so Halide keeps
   // it on the stack up to 16 KB; larger ones come from halide_malloc,
   // which the runtime serves from memory preallocated at create time
@@ -208,7 +200,7 @@ void scheduleConvBlocked(algorithms::KernelFuncs &k, const KernelSpec &spec,
   // Within a task, each register-tile group of channel blocks sweeps the
   // task's pixels (its weights stay in cache), then the next group.
   Var tileLoop = xo;
-  bool pads = padsInput(spec);
+  bool pads = readsPadding(spec);
   // Tasks of (pixels, channel-block group), every image inside a task (its
   // weights then load once for all of them) or one image per task.
   if (height == 1 && !pads) {
@@ -363,8 +355,8 @@ void scheduleElementwise(Func f, int rank, int64_t innerExtent,
 /// stride 1, no padding): then dy needs no zero-padded band.
 bool gradInputIsPointwise(const KernelSpec &spec) {
   const Shape &w = spec.inputs[1];
-  return w[2] == 1 && w[3] == 1 && spec.stride[0] == 1 &&
-         spec.stride[1] == 1 && !padsInput(spec);
+  return w[2] == 1 && w[3] == 1 && spec.stride[0] == 1 && spec.stride[1] == 1 &&
+         !readsPadding(spec);
 }
 
 /// Columns and rows of the spread dy one row of dx reads.
@@ -436,10 +428,12 @@ void scheduleDense(Func f, const Shape &shape, const ScheduleParams &p) {
 }
 
 /// The GEMM form: a register tile of tileVectors x vectorWidth input
-/// channels by tilePixels x tileRows pixels of one output phase
-/// accumulates over every (o, ky, kx): per step, tileVectors loads of
-/// staged weights feed FMAs with broadcast dy values. Per image: its
-/// zero-padded dy, then tasks of (row tile, channel tile).
+/// channels by tilePixels x tileRows pixels of one output phase (of
+/// tileImages images) accumulates over every (o, ky, kx): per step,
+/// tileVectors loads of staged weights feed FMAs with broadcast dy values.
+/// Per image: its zero-padded dy, then tasks of (row tile, channel tile);
+/// with several images per tile, every image's padded dy first, then tasks
+/// of (row tile, channel tile, image tile).
 void scheduleConvGradInputGemm(algorithms::KernelFuncs &k,
                                const KernelSpec &spec,
                                const ScheduleParams &p) {
@@ -473,13 +467,20 @@ void scheduleConvGradInputGemm(algorithms::KernelFuncs &k,
     order.push_back(py);
   }
   int64_t width = (dx[3] + sx - 1) / sx, height = (dx[2] + sy - 1) / sy;
+  int images = p.tileImages;
+  Var no("no"), ni("ni");
   out.split(k.c, co, ci, tileC)
       .split(colX, xo, xi, pixels, tail(width, pixels))
-      .split(colY, yo, yi, rows, tail(height, rows));
-  for (VarOrRVar var : {VarOrRVar(yi), VarOrRVar(ci), VarOrRVar(xo),
-                        VarOrRVar(yo), VarOrRVar(co), VarOrRVar(k.n)})
+      .split(colY, yo, yi, rows, tail(height, rows))
+      .split(k.n, no, ni, images, tail(dx[0], images));
+  for (VarOrRVar var :
+       {VarOrRVar(yi), VarOrRVar(ni), VarOrRVar(ci), VarOrRVar(xo),
+        VarOrRVar(yo), VarOrRVar(co), VarOrRVar(no)})
     order.push_back(var);
-  out.reorder(order).unroll(xi).unroll(yi).fuse(yo, co, t).parallel(t);
+  out.reorder(order).unroll(xi).unroll(yi).unroll(ni).fuse(yo, co, t);
+  if (images > 1)
+    out.fuse(t, no, t);
+  out.parallel(t);
   std::vector<Var> v = k.reduction.args(); // c, qx, qy, px, py, n
   Var vo("vo"), vi("vi");
   k.reduction.compute_at(out, xo)
@@ -487,21 +488,38 @@ void scheduleConvGradInputGemm(algorithms::KernelFuncs &k,
       .vectorize(vi)
       .unroll(vo)
       .unroll(v[1])
-      .unroll(v[2]);
+      .unroll(v[2])
+      .unroll(v[5]);
   k.reduction.update()
       .split(v[0], vo, vi, lanes)
-      .reorder(vi, vo, v[1], v[2], k.rdom.x, k.rdom.y, k.rdom.z, v[3], v[4],
-               v[5])
+      .reorder(vi, vo, v[1], v[2], v[5], k.rdom.x, k.rdom.y, k.rdom.z, v[3],
+               v[4])
       .vectorize(vi)
       .unroll(vo)
       .unroll(v[1])
-      .unroll(v[2]);
+      .unroll(v[2])
+      .unroll(v[5]);
   std::vector<Var> w = k.staged.args(); // c, o, kx, ky, block
   k.staged.compute_root().vectorize(w[0], lanes).parallel(w[1]);
-  std::vector<Var> d = k.padded.args();
-  k.padded.compute_at(out, k.n).vectorize(
-      d[0], lanesFor(spec.inputs[0][3], p.vectorWidth),
-      TailStrategy::GuardWithIf);
+  std::vector<Var> d = k.padded.args(); // x, y, o, n
+  int dyLanes = lanesFor(spec.inputs[0][3], p.vectorWidth);
+  if (images > 1)
+    k.padded.compute_root().parallel(d[3]).vectorize(d[0], dyLanes,
+                                                     TailStrategy::GuardWithIf);
+  else
+    k.padded.compute_at(out, no).vectorize(d[0], dyLanes,
+                                           TailStrategy::GuardWithIf);
+}
+
+/// Whether the GEMM-shaped input gradient's register tiles span images:
+/// where one output phase has too few pixels (1x1, 2x2) to share a weight
+/// load among enough of them. Every image's padded dy is then copied
+/// before the tasks.
+bool gradInputTilesImages(const KernelSpec &spec) {
+  const Shape &dx = spec.outputs[0];
+  int64_t width = (dx[3] + spec.stride[1] - 1) / spec.stride[1];
+  int64_t height = (dx[2] + spec.stride[0] - 1) / spec.stride[0];
+  return width * height <= 4 && dx[0] > 1;
 }
 
 /// Columns and rows of the zero-padded dy one image of dx reads (the GEMM
@@ -573,10 +591,16 @@ void scheduleConvGradWeight(algorithms::KernelFuncs &k, const KernelSpec &spec,
     tiles.reorder(kx, cii, oi, ky, cio, oo);
   // Tasks of several tiles: thousands of tiny ones cost more than they
   // balance.
-  tiles.fuse(cio, oo, t).parallel(t, 8, TailStrategy::GuardWithIf);
+  Var ti("ti");
+  tiles.fuse(cio, oo, t)
+      .split(t, t, ti, 8, TailStrategy::GuardWithIf)
+      .parallel(t);
   if (blocked)
     scheduleDense(dw, w, p);
-  LoopLevel tile(dw, ky);
+  // Per row of taps; or, where some rows only meet padding (liveTaps),
+  // every live row at once before the tile's rows are stored.
+  bool deadRows = liveTaps(spec, 0).count < w[2];
+  LoopLevel tile = deadRows ? LoopLevel(dw, ti) : LoopLevel(dw, ky);
   std::vector<Var> v = partial.args(); // o, kx, ky, ci, b
   Var vo("vo"), vi("vi");
   partial.compute_at(tile)
@@ -602,7 +626,7 @@ void scheduleConvGradWeight(algorithms::KernelFuncs &k, const KernelSpec &spec,
       .vectorize(s[0], lanes)
       .fuse(s[2], s[3], sy)
       .parallel(sy);
-  if (padsInput(spec)) {
+  if (readsPadding(spec)) {
     std::vector<Var> x = k.padded.args(); // x, y, c, n
     Var plane("plane");
     k.padded.compute_at(block)
@@ -725,22 +749,24 @@ int64_t taskScratchBytes(const KernelSpec &spec) {
       int64_t partial =
           std::max<int64_t>(256 * 1024, 4 * kChannelBlock * out[3] * 4);
       int64_t image =
-          padsInput(spec) ? out[0] * blockedInputImageBytes(spec) : 0;
+          readsPadding(spec) ? out[0] * blockedInputImageBytes(spec) : 0;
       int64_t weights = spec.inputs[1].size() == 6
                             ? 0
                             : numElements(spec.inputs[1]) * 4;
       return std::max({partial, image, weights}) + kSlack;
     }
-    if (!padsInput(spec))
+    if (!readsPadding(spec))
       return 0;
     auto [width, rows] = paddedBand(spec);
     return width * rows * spec.inputs[0][1] * int64_t(sizeof(float)) + kSlack;
   }
   case KernelKind::ConvGradInput: {
     if (algorithms::gradInputAsGemm(spec)) {
-      // The staged weights (once) and one image of padded dy per task.
+      // The staged weights (once) and one image of padded dy per task,
+      // or every image's (gradInputTilesImages).
       auto [width, rows] = gradInputImage(spec);
-      int64_t image = (width + 16) * rows * spec.inputs[0][1];
+      int64_t image = (width + 16) * rows * spec.inputs[0][1] *
+                      (gradInputTilesImages(spec) ? spec.inputs[0][0] : 1);
       return std::max(numElements(spec.inputs[1]), image) *
                  int64_t(sizeof(float)) +
              kSlack;
@@ -757,7 +783,7 @@ int64_t taskScratchBytes(const KernelSpec &spec) {
     int64_t images = algorithms::gradWeightBlockImages(spec);
     int64_t staged = images * dy[1] * dy[2] * dy[3];
     int64_t padded = 0;
-    if (padsInput(spec)) {
+    if (readsPadding(spec)) {
       // The columns and rows the windows of the block reach, padding and
       // a vector's overrun included.
       int64_t cols = (dy[3] - 1) * spec.stride[1] +
@@ -810,7 +836,7 @@ void chooseConvTasks(const KernelSpec &spec, ScheduleParams &p) {
   int64_t reduction = channels * w[2] * w[3];
   int64_t blockWeights = kChannelBlock * reduction * 4;
   constexpr int64_t kCacheShare = 256 * 1024, kTasks = 8;
-  bool flat = height == 1 && !padsInput(spec);
+  bool flat = height == 1 && !readsPadding(spec);
   int a = p.tileVectors, b = p.tilePixels;
   // Partial sums in memory when one register-tile group's weights outgrow
   // the cache share: each weight is then loaded once per input block.
@@ -942,25 +968,32 @@ ScheduleParams defaultCpuSchedule(const KernelSpec &spec,
     int registers = avx512 ? 32 : 16;
     double best = 0;
     int64_t block = algorithms::gradInputChannelBlock(spec);
+    int64_t batch = dx[0];
+    int maxImages =
+        gradInputTilesImages(spec) ? int(std::min<int64_t>(batch, 16)) : 1;
+    auto useful = [](int64_t extent, int tile) {
+      return double(extent) / double((extent + tile - 1) / tile * tile);
+    };
     for (int a : {4, 2, 1}) {
       if (block % (a * p.vectorWidth) != 0)
         continue;
-      for (int rows : {1, 2})
-        for (int b = 1; b <= width && a * b * rows <= budget; ++b) {
-          if (a * b * rows + a + 1 > registers || rows > height)
-            continue;
-          double useful = double(width) / double((width + b - 1) / b * b) *
-                          double(height) /
-                          double((height + rows - 1) / rows * rows);
-          double perLoad = double(a * b * rows) / double(a + b * rows);
-          double score = perLoad * useful;
-          if (score > best + 1e-9) {
-            best = score;
-            p.tileVectors = a;
-            p.tilePixels = b;
-            p.tileRows = rows;
+      for (int images = 1; images <= maxImages; ++images)
+        for (int rows : {1, 2})
+          for (int b = 1; b <= width && a * b * rows * images <= budget; ++b) {
+            int pixels = b * rows * images;
+            if (a * pixels + a + 1 > registers || rows > height)
+              continue;
+            double perLoad = double(a * pixels) / double(a + pixels);
+            double score = perLoad * useful(width, b) * useful(height, rows) *
+                           useful(batch, images);
+            if (score > best + 1e-9) {
+              best = score;
+              p.tileVectors = a;
+              p.tilePixels = b;
+              p.tileRows = rows;
+              p.tileImages = images;
+            }
           }
-        }
     }
   }
   if (spec.kind == KernelKind::ConvGradWeight) {
@@ -971,7 +1004,7 @@ ScheduleParams defaultCpuSchedule(const KernelSpec &spec,
     int budget = avx512 ? 28 : 12;
     p.vectorWidth = largestDivisor(w[0], {p.vectorWidth, 8, 4, 2});
     p.vectorWidth = std::min(p.vectorWidth, target.natural_vector_size<float>());
-    int kw = int(w[3]);
+    int kw = int(liveTaps(spec, 1).count);
     p.tileVectors = 1;
     for (int v : {4, 2})
       if ((w[0] / p.vectorWidth) % v == 0 && v * kw <= budget) {

@@ -52,6 +52,10 @@ struct ScheduleParams {
   bool prefetchInput = false;
   /// GEMM convolutions: a task covers every image (else one).
   bool imagesPerTask = false;
+  /// Images per register tile of the GEMM-shaped input gradient: on maps
+  /// too small to give a tile its pixels (1x1, 2x2), pixels of several
+  /// images share each weight load.
+  int tileImages = 1;
 
   std::string describe() const;
 };

@@ -203,6 +203,48 @@ KernelSpec forwardConv(const ConvCase &c, bool bias = false) {
   return s;
 }
 
+/// A convolution by direct loops over every tap, padding and all: the
+/// oracle the kernels' forward pass (and with it, through the finite
+/// differences, their gradients) answers to.
+Buf convReference(const KernelSpec &s, const Buf &x, const Buf &w) {
+  const Shape &out = s.outputs[0];
+  Buf y(halideSizes(out));
+  int perGroup = w.dim(2).extent();
+  int outPerGroup = int(out[1] / s.groups);
+  for (int n = 0; n < out[0]; ++n)
+    for (int o = 0; o < out[1]; ++o)
+      for (int oy = 0; oy < out[2]; ++oy)
+        for (int ox = 0; ox < out[3]; ++ox) {
+          double sum = 0;
+          for (int ci = 0; ci < perGroup; ++ci)
+            for (int ky = 0; ky < w.dim(1).extent(); ++ky)
+              for (int kx = 0; kx < w.dim(0).extent(); ++kx) {
+                int64_t iy =
+                    oy * s.stride[0] + ky * s.dilation[0] - s.padding[0];
+                int64_t ix =
+                    ox * s.stride[1] + kx * s.dilation[1] - s.padding[1];
+                if (iy < 0 || iy >= x.dim(1).extent() || ix < 0 ||
+                    ix >= x.dim(0).extent())
+                  continue;
+                int c = (o / outPerGroup) * perGroup + ci;
+                sum += w(kx, ky, ci, o) * x(int(ix), int(iy), c, n);
+              }
+          y(ox, oy, o, n) = sum;
+        }
+  return y;
+}
+
+/// The largest difference between two buffers of one shape, relative to
+/// the largest magnitude in `want`.
+double relativeError(const Buf &want, const Buf &got) {
+  double largest = 0, err = 0;
+  for (size_t e = 0; e < want.number_of_elements(); ++e) {
+    largest = std::max(largest, std::abs(want.data()[e]));
+    err = std::max(err, std::abs(want.data()[e] - got.data()[e]));
+  }
+  return largest > 0 ? err / largest : err;
+}
+
 KernelSpec derived(const KernelSpec &base, KernelKind kind,
                    std::vector<Shape> inputs, std::vector<Shape> outputs) {
   KernelSpec s = base;
@@ -384,6 +426,9 @@ TEST_P(ConvGrad, MatchesDifferences) {
       r = randomBuffer(yShape, rng);
   Buf x = c.relu ? relu(pre) : pre;
   Jit fwd(forward);
+  EXPECT_LE(relativeError(convReference(forward, x, w), Buf(fwd.first({x, w}))),
+            1e-12)
+      << "forward";
   auto loss = [&] {
     return dot(fwd.first({c.relu ? relu(pre) : pre, w}), r);
   };
@@ -423,7 +468,18 @@ INSTANTIATE_TEST_SUITE_P(
         ConvCase{{1, 4, 5, 6}, 6, 3, 3, {1, 1}, {1, 1, 1, 1}, {1, 1}, 2,
                  true, "Grouped"},
         ConvCase{{1, 4, 6, 6}, 4, 3, 3, {2, 1}, {1, 2, 0, 1}, {1, 2}, 4,
-                 false, "Depthwise"}),
+                 false, "Depthwise"},
+        // Taps that only meet padding (liveTaps): a 3x3 kernel on 1x1 maps
+        // has only its centre; stride 2 from 2x2 to 1x1 leaves taps 1-2;
+        // on one row, only the middle row of taps.
+        ConvCase{{3, 2, 1, 1}, 4, 3, 3, {1, 1}, {1, 1, 1, 1}, {1, 1}, 1,
+                 true, "DeadTaps1x1"},
+        ConvCase{{2, 2, 2, 2}, 3, 3, 3, {2, 2}, {1, 1, 1, 1}, {1, 1}, 1,
+                 false, "DeadTapsStride2"},
+        ConvCase{{2, 2, 1, 5}, 3, 3, 3, {1, 1}, {1, 1, 1, 1}, {1, 1}, 1,
+                 false, "DeadTapRows"},
+        ConvCase{{2, 4, 1, 1}, 4, 3, 3, {1, 1}, {1, 1, 1, 1}, {1, 1}, 2,
+                 false, "DeadTapsGrouped"}),
     [](const ::testing::TestParamInfo<ConvCase> &info) {
       return info.param.name;
     });
@@ -750,6 +806,11 @@ std::vector<KernelSpec> scheduledSpecs() {
         ConvCase{act, 16, 3, 3, {1, 1}, {2, 2, 2, 2}, {2, 2}, 4, true, ""},
         // Large enough images that the weight gradient sums blocks.
         ConvCase{{2, 4, 48, 48}, 16, 3, 3, {1, 1}, {1, 1, 1, 1}, {1, 1}, 1,
+                 false, ""},
+        // Taps that only meet padding (ResNet-18's layer4 at 32x32).
+        ConvCase{{5, 32, 1, 1}, 32, 3, 3, {1, 1}, {1, 1, 1, 1}, {1, 1}, 1,
+                 true, ""},
+        ConvCase{{5, 16, 2, 2}, 32, 3, 3, {2, 2}, {1, 1, 1, 1}, {1, 1}, 1,
                  false, ""}}) {
     KernelSpec f = forwardConv(c);
     KernelSpec gi = derived(f, KernelKind::ConvGradInput,
@@ -860,6 +921,43 @@ void expectScheduledMatch(Schedule schedule) {
 
 TEST(GradCheck, ScheduledFloat32MatchesFloat64) {
   expectScheduledMatch(Schedule::Cpu);
+}
+
+/// The forward convolution as the training step runs it (a GEMM along the
+/// output channels, OIHW weights relaid in the kernel, NCHW in and out),
+/// scheduled in float32, against direct loops in float64; among them
+/// convolutions whose taps partly meet only padding.
+TEST(GradCheck, GemmConvolutionMatchesDirect) {
+  std::mt19937 rng(7);
+  for (const ConvCase &c :
+       {ConvCase{{3, 32, 1, 1}, 32, 3, 3, {1, 1}, {1, 1, 1, 1}, {1, 1}, 1,
+                 false, ""},
+        ConvCase{{3, 16, 2, 2}, 32, 3, 3, {2, 2}, {1, 1, 1, 1}, {1, 1}, 1,
+                 false, ""},
+        ConvCase{{2, 16, 1, 5}, 16, 3, 3, {1, 1}, {1, 1, 1, 1}, {1, 1}, 1,
+                 false, ""},
+        ConvCase{{2, 16, 7, 6}, 32, 3, 3, {1, 1}, {1, 1, 1, 1}, {1, 1}, 1,
+                 false, ""}}) {
+    KernelSpec direct = forwardConv(c);
+    KernelSpec gemm = direct;
+    gemm.gemm = true;
+    SCOPED_TRACE(gemm.key());
+    Buf x = randomBuffer(c.x, rng), w = randomBuffer(direct.inputs[1], rng);
+    Buf want = convReference(direct, x, w);
+    std::vector<Buffer<>> narrow;
+    for (const Buf &b : {x, w}) {
+      Buffer<float> f(b.width(), b.height(), b.channels(), b.dim(3).extent());
+      for (size_t e = 0; e < f.number_of_elements(); ++e)
+        f.data()[e] = float(b.data()[e]);
+      narrow.push_back(f);
+    }
+    Buffer<float> got(
+        Jit(gemm, Halide::Float(32), Schedule::Cpu).run(narrow)[0]);
+    Buf wide(got.width(), got.height(), got.channels(), got.dim(3).extent());
+    for (size_t e = 0; e < wide.number_of_elements(); ++e)
+      wide.data()[e] = double(got.data()[e]);
+    EXPECT_LE(relativeError(want, wide), 1e-5);
+  }
 }
 
 /// Runs the CUDA schedules where a GPU is (RESNETC_TEST_CUDA=1).
