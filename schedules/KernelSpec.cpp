@@ -138,6 +138,37 @@ bool readsPadding(const KernelSpec &spec) {
   return false;
 }
 
+bool gradInputIsConvolution(const KernelSpec &spec) {
+  const Shape &w = spec.inputs[1], &dx = spec.outputs[0];
+  if (spec.kind != KernelKind::ConvGradInput || spec.groups != 1 ||
+      spec.stride[0] != 1 || spec.stride[1] != 1 || isBlocked(dx) ||
+      dx[1] % kChannelBlock != 0)
+    return false;
+  for (int d = 0; d < 2; ++d) {
+    int64_t span = (w[2 + d] - 1) * spec.dilation[d];
+    if (spec.padding[d] > span || spec.padding[d + 2] > span)
+      return false;
+  }
+  return true;
+}
+
+KernelSpec gradInputAsConvolution(const KernelSpec &spec) {
+  const Shape &w = spec.inputs[1];
+  KernelSpec conv = spec;
+  conv.kind = KernelKind::FusedConv;
+  conv.inputs = {spec.inputs[0], {w[1], w[0], w[2], w[3]}};
+  conv.outputs = {spec.outputs[0]};
+  int64_t spanY = (w[2] - 1) * spec.dilation[0],
+          spanX = (w[3] - 1) * spec.dilation[1];
+  conv.padding = {spanY - spec.padding[0], spanX - spec.padding[1],
+                  spanY - spec.padding[2], spanX - spec.padding[3]};
+  conv.relu = false;
+  conv.hasBias = false;
+  conv.hasResidual = false;
+  conv.gemm = true;
+  return conv;
+}
+
 int64_t numElements(const Shape &shape) {
   int64_t n = 1;
   for (int64_t d : shape)

@@ -35,8 +35,9 @@ enum class KernelKind {
   // Training (resnet-autodiff). Operands and results in the op's order;
   // `relu` on a gradient kernel means it takes one more input, `mask`, last:
   // the output of a forward ReLU, whose gradient (mask > 0) it applies.
-  BatchNormTrain,    ///< [x, gamma, beta] -> [y, batch_mean, batch_var
-                     ///< (biased)]; epsilon
+  BatchNormTrain,    ///< [x, gamma, beta, residual?] -> [y, batch_mean,
+                     ///< batch_var (biased)]; epsilon; y = relu?(normalized
+                     ///< + residual?)
   BatchNormGrad,     ///< [dy, x, gamma, mean, var, mask?] -> [dx, dgamma,
                      ///< dbeta]; `training`: batch statistics (mean, var are
                      ///< the batch's) or running ones; relu masks dy
@@ -135,6 +136,19 @@ TapRange liveTaps(const KernelSpec &spec, int d);
 
 /// Whether a convolution's live taps read its zero padding.
 bool readsPadding(const KernelSpec &spec);
+
+/// Whether a convolution's input gradient can run as the forward GEMM
+/// convolution of gradInputAsConvolution (KernelSpec::gemm on a
+/// ConvGradInput spec): stride 1, no groups, whole blocks of 16 input
+/// channels, and padding no wider than the dilated kernel.
+bool gradInputIsConvolution(const KernelSpec &gradInput);
+
+/// dx of a stride-1 convolution is itself one: of dy with the weights
+/// transposed ([C, O, KH, KW]) and flipped, padded (KH - 1) * dilation -
+/// padding on each side. This is that forward convolution's spec (a GEMM,
+/// KernelSpec::gemm), for a ConvGradInput spec gradInputIsConvolution
+/// accepts.
+KernelSpec gradInputAsConvolution(const KernelSpec &gradInput);
 
 } // namespace resnetc
 

@@ -100,6 +100,8 @@ FailureOr<KernelSpec> specFor(Operation *op) {
   } else if (auto bn = dyn_cast<BatchNormTrainOp>(op)) {
     spec.kind = KernelKind::BatchNormTrain;
     spec.epsilon = bn.getEpsilon().convertToDouble();
+    spec.hasResidual = static_cast<bool>(bn.getResidual());
+    spec.relu = bn.getRelu();
   } else if (auto grad = dyn_cast<BatchNormGradOp>(op)) {
     spec.kind = KernelKind::BatchNormGrad;
     spec.epsilon = grad.getEpsilon().convertToDouble();
@@ -483,6 +485,12 @@ private:
     for (auto [i, v] : llvm::enumerate(op->getResults()))
       if (blocked.contains(v))
         spec.outputs[i] = blockedShape(spec.outputs[i]);
+    // On the CPU, the input gradient of a stride-1 convolution is itself a
+    // convolution (gradInputAsConvolution), run by the GEMM kernel.
+    if (spec.kind == KernelKind::ConvGradInput) {
+      spec.gemm = blockedLayouts && gradInputIsConvolution(spec);
+      return;
+    }
     if (spec.kind != KernelKind::FusedConv || !blockedLayouts ||
         spec.groups != 1 ||
         (!isBlocked(spec.outputs[0]) &&

@@ -586,9 +586,14 @@ Error Interpreter::execute(Operation *operation) {
       .Case([&](BatchNormTrainOp bn) -> Error {
         const HostTensor &input = get(bn.getInput());
         auto [mean, var] = channelStatistics(input);
-        set(bn.getOutput(),
+        HostTensor output =
             normalize(input, get(bn.getWeight()), get(bn.getBias()), mean, var,
-                      bn.getEpsilon().convertToDouble()));
+                      bn.getEpsilon().convertToDouble());
+        if (bn.getResidual())
+          output = add(output, get(bn.getResidual()));
+        if (bn.getRelu())
+          output = relu(output);
+        set(bn.getOutput(), std::move(output));
         int64_t channels = static_cast<int64_t>(mean.size());
         set(bn.getBatchMean(),
             HostTensor::floats({channels},

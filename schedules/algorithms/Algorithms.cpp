@@ -156,12 +156,19 @@ KernelFuncs fusedConv(const KernelSpec &spec, Type t) {
 /// in the blocked weights' channel blocks, zero outside the image, so that
 /// a schedule can copy it channels-innermost and padded once per call. The
 /// result is blocked or NCHW.
-KernelFuncs fusedConvBlocked(const KernelSpec &spec, Type t) {
+///
+/// A ConvGradInput spec (gradInputIsConvolution) runs as the convolution
+/// gradInputAsConvolution describes: dy in, its OIHW weights relaid
+/// transposed and flipped, dx out, masked where the spec's relu says.
+KernelFuncs fusedConvBlocked(const KernelSpec &original, Type t) {
   KernelFuncs k;
   Var lane = k.lane, x = k.x, y = k.y, c = k.c, n = k.n;
+  bool gradInput = original.kind == KernelKind::ConvGradInput;
+  const KernelSpec spec =
+      gradInput ? gradInputAsConvolution(original) : original;
   const Shape &in = spec.inputs[0], &out = spec.outputs[0];
-  ImageParam input = shapedInput(in, "input", t);
-  ImageParam weight = shapedInput(spec.inputs[1], "weight", t);
+  ImageParam input = shapedInput(in, gradInput ? "dy" : "input", t);
+  ImageParam weight = shapedInput(original.inputs[1], "weight", t);
   k.inputs = {input, weight};
   // The weights as [O/16, C/CI, KH, KW, CI, 16]: given so, or relaid here
   // from OIHW once per call (`staged`).
@@ -175,8 +182,13 @@ KernelFuncs fusedConvBlocked(const KernelSpec &spec, Type t) {
   if (spec.inputs[1].size() != 6) {
     Var wl("wl"), wi("wi"), wx("wx"), wy("wy"), wb("wb"), wo("wo");
     k.staged = Func("weight_blocked");
-    k.staged(wl, wi, wx, wy, wb, wo) =
-        weight(wx, wy, wb * perBlock + wi, wo * lanes + wl);
+    if (gradInput) // w[o, c, ky, kx] -> w'[c, o, KH-1-ky, KW-1-kx]
+      k.staged(wl, wi, wx, wy, wb, wo) =
+          weight(int(w[3]) - 1 - wx, int(w[2]) - 1 - wy, wo * lanes + wl,
+                 wb * perBlock + wi);
+    else
+      k.staged(wl, wi, wx, wy, wb, wo) =
+          weight(wx, wy, wb * perBlock + wi, wo * lanes + wl);
     weights = k.staged;
   }
   Var i("i"), px("px"), py("py"), b("b"), m("m");
@@ -219,6 +231,18 @@ KernelFuncs fusedConvBlocked(const KernelSpec &spec, Type t) {
   if (spec.hasResidual) {
     residual = shapedInput(spec.inputs[spec.hasBias ? 3 : 2], "residual", t);
     k.inputs.push_back(residual);
+  }
+  if (gradInput) {
+    k.output = Func("conv2d_grad_input");
+    Expr value = conv(c % lanes, x, y, c / lanes, n);
+    if (original.relu) {
+      ImageParam mask = shapedInput(original.inputs[2], "mask", t);
+      k.inputs.push_back(mask);
+      value = select(mask(x, y, c, n) > 0, value, make_zero(t));
+    }
+    k.output(x, y, c, n) = value;
+    k.outputs = {k.output};
+    return k;
   }
   k.output = Func("fused_conv2d");
   if (isBlocked(out)) {
@@ -544,10 +568,16 @@ KernelFuncs batchNormTrain(const KernelSpec &spec, Type t) {
   var(c) = squares.total(c) / count;
   k.channelSums = {sum, squares};
   k.output = Func("batch_norm_train");
-  k.output(x, y, c, n) = (input(x, y, c, n) - mean(c)) /
-                             sqrt(var(c) + constant(t, spec.epsilon)) *
-                             gamma(c) +
-                         beta(c);
+  Expr value = (input(x, y, c, n) - mean(c)) /
+                   sqrt(var(c) + constant(t, spec.epsilon)) * gamma(c) +
+               beta(c);
+  // The epilogue of a ResNet block: + residual, relu.
+  if (spec.hasResidual) {
+    ImageParam residual = shapedInput(shape, "residual", t);
+    k.inputs.push_back(residual);
+    value += residual(x, y, c, n);
+  }
+  k.output(x, y, c, n) = spec.relu ? reluOf(value) : value;
   k.outputs = {k.output, mean, var};
   return k;
 }
@@ -732,6 +762,8 @@ KernelFuncs convGradInputGemm(const KernelSpec &spec, Type t) {
 }
 
 KernelFuncs convGradInput(const KernelSpec &spec, Type t) {
+  if (spec.gemm)
+    return fusedConvBlocked(spec, t);
   if (gradInputAsGemm(spec))
     return convGradInputGemm(spec, t);
   KernelFuncs k;

@@ -37,6 +37,10 @@ int largestDivisor(int64_t extent, std::initializer_list<int> choices) {
   return 1;
 }
 
+/// The bytes a task may keep in cache: a quarter of the 1 MB L2 that the
+/// machine's two threads share (see chooseConvTasks).
+constexpr int64_t kCacheShare = 256 * 1024;
+
 /// Output columns per task of a convolution flattened to one row.
 constexpr int kFlatChunk = 256;
 
@@ -432,8 +436,8 @@ void scheduleDense(Func f, const Shape &shape, const ScheduleParams &p) {
 /// tileImages images) accumulates over every (o, ky, kx): per step,
 /// tileVectors loads of staged weights feed FMAs with broadcast dy values.
 /// Per image: its zero-padded dy, then tasks of (row tile, channel tile);
-/// with several images per tile, every image's padded dy first, then tasks
-/// of (row tile, channel tile, image tile).
+/// or, with imagesPerTask, every image's padded dy first, then tasks of
+/// (row tile, channel tile) over every image.
 void scheduleConvGradInputGemm(algorithms::KernelFuncs &k,
                                const KernelSpec &spec,
                                const ScheduleParams &p) {
@@ -473,13 +477,12 @@ void scheduleConvGradInputGemm(algorithms::KernelFuncs &k,
       .split(colX, xo, xi, pixels, tail(width, pixels))
       .split(colY, yo, yi, rows, tail(height, rows))
       .split(k.n, no, ni, images, tail(dx[0], images));
-  for (VarOrRVar var :
-       {VarOrRVar(yi), VarOrRVar(ni), VarOrRVar(ci), VarOrRVar(xo),
-        VarOrRVar(yo), VarOrRVar(co), VarOrRVar(no)})
-    order.push_back(var);
+  order.insert(order.end(), {yi, ni, ci, xo});
+  if (p.imagesPerTask)
+    order.insert(order.end(), {no, yo, co});
+  else
+    order.insert(order.end(), {yo, co, no});
   out.reorder(order).unroll(xi).unroll(yi).unroll(ni).fuse(yo, co, t);
-  if (images > 1)
-    out.fuse(t, no, t);
   out.parallel(t);
   std::vector<Var> v = k.reduction.args(); // c, qx, qy, px, py, n
   Var vo("vo"), vi("vi");
@@ -503,7 +506,7 @@ void scheduleConvGradInputGemm(algorithms::KernelFuncs &k,
   k.staged.compute_root().vectorize(w[0], lanes).parallel(w[1]);
   std::vector<Var> d = k.padded.args(); // x, y, o, n
   int dyLanes = lanesFor(spec.inputs[0][3], p.vectorWidth);
-  if (images > 1)
+  if (p.imagesPerTask)
     k.padded.compute_root().parallel(d[3]).vectorize(d[0], dyLanes,
                                                      TailStrategy::GuardWithIf);
   else
@@ -511,15 +514,25 @@ void scheduleConvGradInputGemm(algorithms::KernelFuncs &k,
                                            TailStrategy::GuardWithIf);
 }
 
-/// Whether the GEMM-shaped input gradient's register tiles span images:
-/// where one output phase has too few pixels (1x1, 2x2) to share a weight
-/// load among enough of them. Every image's padded dy is then copied
-/// before the tasks.
+/// Whether the GEMM-shaped input gradient's register tiles may span
+/// images: where one output phase has too few pixels (1x1, 2x2) to share a
+/// weight load among enough of them.
 bool gradInputTilesImages(const KernelSpec &spec) {
   const Shape &dx = spec.outputs[0];
   int64_t width = (dx[3] + spec.stride[1] - 1) / spec.stride[1];
   int64_t height = (dx[2] + spec.stride[0] - 1) / spec.stride[0];
   return width * height <= 4 && dx[0] > 1;
+}
+
+/// Whether each task of the GEMM-shaped input gradient covers every image
+/// (ScheduleParams::imagesPerTask): where the weights outgrow the cache
+/// share, so that a task's weights load once rather than once per image
+/// (ResNet-18's layer4 at 224x224: 9.4 MB of them, 8 images of 7x7), or
+/// where tiles span images. Every image's padded dy is then copied before
+/// the tasks.
+bool gradInputImagesPerTask(const KernelSpec &spec) {
+  return gradInputTilesImages(spec) ||
+         numElements(spec.inputs[1]) * int64_t(sizeof(float)) > kCacheShare;
 }
 
 /// Columns and rows of the zero-padded dy one image of dx reads (the GEMM
@@ -761,12 +774,14 @@ int64_t taskScratchBytes(const KernelSpec &spec) {
     return width * rows * spec.inputs[0][1] * int64_t(sizeof(float)) + kSlack;
   }
   case KernelKind::ConvGradInput: {
+    if (spec.gemm)
+      return taskScratchBytes(gradInputAsConvolution(spec));
     if (algorithms::gradInputAsGemm(spec)) {
       // The staged weights (once) and one image of padded dy per task,
-      // or every image's (gradInputTilesImages).
+      // or every image's (gradInputImagesPerTask).
       auto [width, rows] = gradInputImage(spec);
       int64_t image = (width + 16) * rows * spec.inputs[0][1] *
-                      (gradInputTilesImages(spec) ? spec.inputs[0][0] : 1);
+                      (gradInputImagesPerTask(spec) ? spec.inputs[0][0] : 1);
       return std::max(numElements(spec.inputs[1]), image) *
                  int64_t(sizeof(float)) +
              kSlack;
@@ -835,7 +850,7 @@ void chooseConvTasks(const KernelSpec &spec, ScheduleParams &p) {
   int64_t channels = w[1] * w[4];
   int64_t reduction = channels * w[2] * w[3];
   int64_t blockWeights = kChannelBlock * reduction * 4;
-  constexpr int64_t kCacheShare = 256 * 1024, kTasks = 8;
+  constexpr int64_t kTasks = 8;
   bool flat = height == 1 && !readsPadding(spec);
   int a = p.tileVectors, b = p.tilePixels;
   // Partial sums in memory when one register-tile group's weights outgrow
@@ -898,6 +913,8 @@ void chooseConvTasks(const KernelSpec &spec, ScheduleParams &p) {
 
 ScheduleParams defaultCpuSchedule(const KernelSpec &spec,
                                   const Target &target) {
+  if (spec.kind == KernelKind::ConvGradInput && spec.gemm)
+    return defaultCpuSchedule(gradInputAsConvolution(spec), target);
   ScheduleParams p;
   p.vectorWidth = target.natural_vector_size<float>();
   if (spec.kind == KernelKind::FusedConv && spec.gemm) {
@@ -995,6 +1012,7 @@ ScheduleParams defaultCpuSchedule(const KernelSpec &spec,
             }
           }
     }
+    p.imagesPerTask = gradInputImagesPerTask(spec);
   }
   if (spec.kind == KernelKind::ConvGradWeight) {
     // Vectors along the output channels; register tiles of up to 28 (of
@@ -1022,6 +1040,10 @@ ScheduleParams defaultCpuSchedule(const KernelSpec &spec,
 void scheduleCpu(algorithms::KernelFuncs &k, const KernelSpec &spec,
                  const ScheduleParams &p) {
   switch (spec.kind) {
+  case KernelKind::ConvGradInput:
+    if (spec.gemm) // as the convolution it is (gradInputIsConvolution)
+      return scheduleConvBlocked(k, gradInputAsConvolution(spec), p);
+    return scheduleTraining(k, spec, p);
   case KernelKind::FusedConv:
     if (spec.gemm)
       return scheduleConvBlocked(k, spec, p);

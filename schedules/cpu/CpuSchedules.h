@@ -50,7 +50,8 @@ struct ScheduleParams {
   int taskBlocks = 1;
   int taskPixels = 256;
   bool prefetchInput = false;
-  /// GEMM convolutions: a task covers every image (else one).
+  /// GEMM convolutions and the GEMM-shaped input gradient: a task covers
+  /// every image (else one).
   bool imagesPerTask = false;
   /// Images per register tile of the GEMM-shaped input gradient: on maps
   /// too small to give a tile its pixels (1x1, 2x2), pixels of several

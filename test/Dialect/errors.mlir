@@ -182,6 +182,14 @@ func.func @bn_train_bias(%x: tensor<2x4x8x8xf32>, %v: tensor<4xf32>, %b: tensor<
 
 // -----
 
+func.func @bn_train_residual(%x: tensor<2x4x8x8xf32>, %v: tensor<4xf32>, %r: tensor<2x4x4x4xf32>) {
+  // expected-error @+1 {{residual must have the result's type 'tensor<2x4x8x8xf32>', got 'tensor<2x4x4x4xf32>'}}
+  %y:3 = resnet.batch_norm_train %x, %v, %v residual %r {relu} : tensor<2x4x8x8xf32>, tensor<4xf32>, tensor<4xf32>, tensor<2x4x4x4xf32>
+  return
+}
+
+// -----
+
 func.func @add_shapes(%x: tensor<1x4x8x8xf32>, %y: tensor<1x4x4x4xf32>) {
   // expected-error @+1 {{operands must have the same shape (no broadcast), got [1, 4, 8, 8] and [1, 4, 4, 4]}}
   %z = resnet.add %x, %y : tensor<1x4x8x8xf32>, tensor<1x4x4x4xf32>

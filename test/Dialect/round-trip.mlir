@@ -33,6 +33,8 @@ func.func @grouped_dilated(%x: tensor<1x8x10x10xf32>, %w: tensor<16x2x3x3xf32>) 
 func.func @train_bn(%x: tensor<4x8x5x5xf32>, %g: tensor<8xf32>, %b: tensor<8xf32>) -> (tensor<4x8x5x5xf32>, tensor<8xf32>, tensor<8xf32>) {
   // CHECK: %{{.*}}, %{{.*}}, %{{.*}} = resnet.batch_norm_train %{{.*}}, %{{.*}}, %{{.*}} {momentum = 2.000000e-01 : f64} : tensor<4x8x5x5xf32>, tensor<8xf32>, tensor<8xf32>
   %y:3 = resnet.batch_norm_train %x, %g, %b {momentum = 0.2 : f64} : tensor<4x8x5x5xf32>, tensor<8xf32>, tensor<8xf32>
+  // CHECK: resnet.batch_norm_train %{{.*}}, %{{.*}}, %{{.*}} residual %{{.*}} {relu} : tensor<4x8x5x5xf32>, tensor<8xf32>, tensor<8xf32>, tensor<4x8x5x5xf32>
+  %e:3 = resnet.batch_norm_train %x, %g, %b residual %x {relu} : tensor<4x8x5x5xf32>, tensor<8xf32>, tensor<8xf32>, tensor<4x8x5x5xf32>
   return %y#0, %y#1, %y#2 : tensor<4x8x5x5xf32>, tensor<8xf32>, tensor<8xf32>
 }
 

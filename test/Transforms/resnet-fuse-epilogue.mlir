@@ -100,3 +100,42 @@ func.func @projection(%x: tensor<1x4x8x8xf32>, %h: tensor<1x8x4x4xf32>, %w: tens
   %r = resnet.relu %a : tensor<1x8x4x4xf32>
   return %r : tensor<1x8x4x4xf32>
 }
+
+// -----
+
+// In a training step: batch_norm_train -> add(., residual) -> relu becomes
+// one batch_norm_train with the epilogue. It goes after the residual's
+// definition (here the downsample branch, computed after it, as torchvision
+// orders a block), and the running-statistics update that reads its
+// statistics in between moves after it.
+// CHECK-LABEL: func.func @batch_norm_train_block
+// CHECK-SAME: (%[[C:.*]]: tensor<2x4x8x8xf32>, %[[X:.*]]: tensor<2x4x8x8xf32>, %[[V:.*]]: tensor<4xf32>)
+// CHECK-NEXT: %[[D:.*]], %{{.*}}, %{{.*}} = resnet.batch_norm_train %[[X]], %[[V]], %[[V]] :
+// CHECK-NEXT: %[[F:.*]], %[[M:.*]], %[[VAR:.*]] = resnet.batch_norm_train %[[C]], %[[V]], %[[V]] residual %[[D]] {relu}
+// CHECK-NEXT: %[[S:.*]], %{{.*}} = resnet.running_stats_update %[[V]], %[[V]], %[[M]], %[[VAR]]
+// CHECK-NEXT: return %[[F]], %[[S]]
+func.func @batch_norm_train_block(%c: tensor<2x4x8x8xf32>, %x: tensor<2x4x8x8xf32>, %v: tensor<4xf32>) -> (tensor<2x4x8x8xf32>, tensor<4xf32>) {
+  %y:3 = resnet.batch_norm_train %c, %v, %v : tensor<2x4x8x8xf32>, tensor<4xf32>, tensor<4xf32>
+  %s:2 = "resnet.running_stats_update"(%v, %v, %y#1, %y#2) {momentum = 1.000000e-01 : f64, count = 128 : i64} : (tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>) -> (tensor<4xf32>, tensor<4xf32>)
+  %d:3 = resnet.batch_norm_train %x, %v, %v : tensor<2x4x8x8xf32>, tensor<4xf32>, tensor<4xf32>
+  %a = resnet.add %y#0, %d#0 : tensor<2x4x8x8xf32>, tensor<2x4x8x8xf32>
+  %r = resnet.relu %a : tensor<2x4x8x8xf32>
+  return %r, %s#0 : tensor<2x4x8x8xf32>, tensor<4xf32>
+}
+
+// -----
+
+// batch_norm_train -> relu; and a batch norm whose output has a second
+// user (the relu's mask below reads the relu, not it) keeps its chain.
+// CHECK-LABEL: func.func @batch_norm_train_relu
+// CHECK: %[[F:[^,]*]], {{.*}} = resnet.batch_norm_train %{{.*}}, %{{.*}}, %{{.*}} {relu}
+// CHECK: %[[G:[^,]*]], {{.*}} = resnet.batch_norm_train %[[F]], %{{.*}}, %{{.*}} :
+// CHECK: %[[R:.*]] = resnet.relu %[[G]]
+// CHECK: return %[[F]], %[[R]], %[[G]] :
+func.func @batch_norm_train_relu(%x: tensor<2x4x8x8xf32>, %v: tensor<4xf32>) -> (tensor<2x4x8x8xf32>, tensor<2x4x8x8xf32>, tensor<2x4x8x8xf32>) {
+  %y:3 = resnet.batch_norm_train %x, %v, %v : tensor<2x4x8x8xf32>, tensor<4xf32>, tensor<4xf32>
+  %r = resnet.relu %y#0 : tensor<2x4x8x8xf32>
+  %z:3 = resnet.batch_norm_train %r, %v, %v : tensor<2x4x8x8xf32>, tensor<4xf32>, tensor<4xf32>
+  %q = resnet.relu %z#0 : tensor<2x4x8x8xf32>
+  return %r, %q, %z#0 : tensor<2x4x8x8xf32>, tensor<2x4x8x8xf32>, tensor<2x4x8x8xf32>
+}

@@ -328,6 +328,29 @@ TEST(GradCheck, BatchNormTrainForward) {
   expectNear(Buf(out[2]), var, 1e-12, "var");
 }
 
+/// With a block's epilogue fused in (resnet-fuse-epilogue): relu(y +
+/// residual), and the statistics still those of x.
+TEST(GradCheck, BatchNormTrainEpilogue) {
+  std::mt19937 rng(2);
+  Shape shape = {3, 4, 5, 6};
+  KernelSpec spec;
+  spec.kind = KernelKind::BatchNormTrain;
+  spec.hasResidual = true;
+  spec.relu = true;
+  spec.inputs = {shape, {4}, {4}, shape};
+  spec.outputs = {shape, {4}, {4}};
+  Buf x = randomBuffer(shape, rng, -2, 3), gamma = randomBuffer({4}, rng),
+      beta = randomBuffer({4}, rng), residual = randomBuffer(shape, rng);
+  std::vector<Buffer<>> out = Jit(spec).run({x, gamma, beta, residual});
+  Buf y(halideSizes(shape)), mean(4), var(4);
+  batchNormReference(x, gamma, beta, spec.epsilon, y, mean, var);
+  for (size_t e = 0; e < y.number_of_elements(); ++e)
+    y.data()[e] = std::max(0.0, y.data()[e] + residual.data()[e]);
+  expectNear(Buf(out[0]), y, 1e-12, "y");
+  expectNear(Buf(out[1]), mean, 1e-12, "mean");
+  expectNear(Buf(out[2]), var, 1e-12, "var");
+}
+
 class BatchNormGrad : public ::testing::TestWithParam<std::tuple<bool, bool>> {
 };
 
@@ -782,6 +805,11 @@ std::vector<KernelSpec> scheduledSpecs() {
   bn.inputs = {act, ch, ch};
   bn.outputs = {act, ch, ch};
   specs.push_back(bn);
+  KernelSpec epilogue = bn;
+  epilogue.inputs.push_back(act);
+  epilogue.hasResidual = true;
+  epilogue.relu = true;
+  specs.push_back(epilogue);
   for (bool training : {false, true}) {
     KernelSpec g = derived(bn, KernelKind::BatchNormGrad,
                            {act, act, ch, ch, ch}, {act, ch, ch});
@@ -957,6 +985,53 @@ TEST(GradCheck, GemmConvolutionMatchesDirect) {
     for (size_t e = 0; e < wide.number_of_elements(); ++e)
       wide.data()[e] = double(got.data()[e]);
     EXPECT_LE(relativeError(want, wide), 1e-5);
+  }
+}
+
+/// The input gradient of a stride-1 convolution as the training step runs
+/// it on the CPU: the forward GEMM kernel on dy with the weights transposed
+/// and flipped (gradInputAsConvolution), masked by a relu or not, scheduled
+/// in float32, against the direct input gradient in float64 (which
+/// ConvGrad checks against finite differences).
+TEST(GradCheck, GradInputAsConvolutionMatchesDirect) {
+  std::mt19937 rng(9);
+  for (const ConvCase &c :
+       {ConvCase{{2, 32, 7, 6}, 16, 3, 3, {1, 1}, {1, 1, 1, 1}, {1, 1}, 1,
+                 true, ""},
+        ConvCase{{3, 16, 5, 5}, 32, 1, 1, {1, 1}, {0, 0, 0, 0}, {1, 1}, 1,
+                 false, ""},
+        ConvCase{{2, 16, 9, 8}, 24, 3, 2, {1, 1}, {2, 0, 1, 1}, {2, 1}, 1,
+                 false, ""},
+        ConvCase{{3, 32, 1, 1}, 32, 3, 3, {1, 1}, {1, 1, 1, 1}, {1, 1}, 1,
+                 true, ""}}) {
+    KernelSpec forward = forwardConv(c);
+    KernelSpec direct = derived(forward, KernelKind::ConvGradInput,
+                                {forward.outputs[0], forward.inputs[1]}, {c.x});
+    direct.relu = c.relu;
+    if (c.relu)
+      direct.inputs.push_back(c.x);
+    ASSERT_TRUE(gradInputIsConvolution(direct)) << direct.key();
+    KernelSpec gemm = direct;
+    gemm.gemm = true;
+    SCOPED_TRACE(gemm.key());
+    std::vector<Buf> operands;
+    for (const Shape &shape : direct.inputs)
+      operands.push_back(randomBuffer(shape, rng));
+    std::vector<Buffer<>> wide, narrow;
+    for (const Buf &b : operands) {
+      wide.push_back(b);
+      Buffer<float> f(b.width(), b.height(), b.channels(), b.dim(3).extent());
+      for (size_t e = 0; e < f.number_of_elements(); ++e)
+        f.data()[e] = float(b.data()[e]);
+      narrow.push_back(f);
+    }
+    Buf want(Jit(direct).first(wide));
+    Buffer<float> got(
+        Jit(gemm, Halide::Float(32), Schedule::Cpu).run(narrow)[0]);
+    Buf gotWide(got.width(), got.height(), got.channels(), got.dim(3).extent());
+    for (size_t e = 0; e < gotWide.number_of_elements(); ++e)
+      gotWide.data()[e] = double(got.data()[e]);
+    EXPECT_LE(relativeError(want, gotWide), 1e-5);
   }
 }
 

@@ -312,6 +312,10 @@ BatchNormTrainOp::inferReturnTypes(MLIRContext *context,
   double momentum = adaptor.getMomentum().convertToDouble();
   if (!(momentum >= 0.0 && momentum <= 1.0))
     return errors.fail("momentum must be in [0, 1], got ", momentum);
+  if (Value residual = adaptor.getResidual())
+    if (residual.getType() != *type)
+      return errors.fail("residual must have the result's type ", *type,
+                         ", got ", residual.getType());
   Type stats = f32Tensor({type->getDimSize(1)}, context);
   results.append({*type, stats, stats});
   return success();

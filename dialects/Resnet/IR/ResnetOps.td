@@ -153,15 +153,22 @@ def Resnet_BatchNormTrainOp : Resnet_AttrShapeOp<"batch_norm_train"> {
     factor with which the caller updates the running statistics, as PyTorch
     does: `running = (1 - momentum) * running + momentum * batch`, with the
     unbiased variance for `running_var`.
+
+    Like `fused_conv2d`, it may carry the epilogue of a ResNet block
+    (`resnet-fuse-epilogue` puts it there in a training step):
+    `output = relu?(normalized + residual?)`, where `residual` has the
+    output's type. The statistics are those of `input` alone.
   }];
   let arguments = (ins Resnet_Tensor:$input, Resnet_Tensor:$weight,
-                   Resnet_Tensor:$bias,
+                   Resnet_Tensor:$bias, Optional<Resnet_Tensor>:$residual,
                    DefaultValuedAttr<F64Attr, "1e-5">:$epsilon,
-                   DefaultValuedAttr<F64Attr, "0.1">:$momentum);
+                   DefaultValuedAttr<F64Attr, "0.1">:$momentum,
+                   UnitAttr:$relu);
   let results = (outs Resnet_Tensor:$output, Resnet_Tensor:$batch_mean,
                  Resnet_Tensor:$batch_var);
   let assemblyFormat = [{
-    $input `,` $weight `,` $bias attr-dict `:` type(operands)
+    $input `,` $weight `,` $bias (`residual` $residual^)? attr-dict `:`
+    type(operands)
   }];
 }
 

@@ -80,10 +80,15 @@ public:
                    b.create<BiasGradOp>(loc, conv.getBias().getType(), dy));
       return success();
     }
-    if (auto bn = dyn_cast<BatchNormTrainOp>(op))
+    if (auto bn = dyn_cast<BatchNormTrainOp>(op)) {
+      if (bn.getResidual() || bn.getRelu())
+        return bn.emitError("resnet-autodiff differentiates a batch_norm_train "
+                            "without a fused epilogue (run it before "
+                            "resnet-fuse-epilogue)");
       return batchNormGrad(op, dy, bn.getInput(), bn.getWeight(), bn.getBias(),
                            bn.getBatchMean(), bn.getBatchVar(),
                            bn.getEpsilonAttr(), /*training=*/true);
+    }
     if (auto bn = dyn_cast<BatchNormOp>(op))
       return batchNormGrad(op, dy, bn.getInput(), bn.getWeight(), bn.getBias(),
                            bn.getRunningMean(), bn.getRunningVar(),
@@ -283,7 +288,8 @@ struct AutodiffPass : resnet::impl::AutodiffBase<AutodiffPass> {
       auto train = b.create<BatchNormTrainOp>(
           bn.getLoc(), mapping.lookup(bn.getInput()),
           mapping.lookup(bn.getWeight()), mapping.lookup(bn.getBias()),
-          bn.getEpsilonAttr(), b.getF64FloatAttr(kBatchNormMomentum));
+          /*residual=*/Value(), bn.getEpsilonAttr(),
+          b.getF64FloatAttr(kBatchNormMomentum), /*relu=*/UnitAttr());
       mapping.map(bn.getOutput(), train.getOutput());
       auto shape = cast<RankedTensorType>(bn.getInput().getType()).getShape();
       auto mean = markUpdated(mapping.lookup(bn.getRunningMean()));

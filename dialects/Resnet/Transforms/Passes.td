@@ -27,6 +27,11 @@ def FuseEpilogue : Pass<"resnet-fuse-epilogue", "mlir::ModuleOp"> {
     `conv2d -> relu`. The add's other operand becomes the `residual`
     operand. A ReLU before the add stays where it is, and nothing is fused
     into a convolution whose result has a second user.
+
+    Likewise `batch_norm_train -> add(., other) -> relu` (and its shorter
+    chains) becomes one `batch_norm_train` with `residual` and `relu`: in
+    a training step the convolution's result also feeds the batch norm's
+    gradient, so the epilogue goes to the batch norm instead.
   }];
 }
 
