@@ -602,18 +602,26 @@ void scheduleConvGradWeight(algorithms::KernelFuncs &k, const KernelSpec &spec,
     tiles.reorder(kx, cii, oi, ky, cio, oo, k.blocks.x);
   else
     tiles.reorder(kx, cii, oi, ky, cio, oo);
-  // Tasks of several tiles: thousands of tiny ones cost more than they
-  // balance.
+  // Tasks of 8 tiles of channels, each computed a row of taps at a time;
+  // or, where some rows only meet padding (liveTaps), every live row at
+  // once. Thousands of tiny tasks cost more than they balance; but where
+  // the tiles are few (the 3-channel stem has 3), each row of taps of each
+  // is a task's unit, or one thread would do most of the work.
+  bool deadRows = liveTaps(spec, 0).count < w[2];
+  int64_t channelTiles = (w[1] + p.tileChannels - 1) / p.tileChannels *
+                         ((w[0] + tileO - 1) / tileO);
+  bool rowTasks = !deadRows && channelTiles < 16;
+  int perTask =
+      rowTasks ? int(std::clamp<int64_t>(channelTiles * w[2] / 8, 1, 8)) : 8;
   Var ti("ti");
-  tiles.fuse(cio, oo, t)
-      .split(t, t, ti, 8, TailStrategy::GuardWithIf)
-      .parallel(t);
+  if (rowTasks)
+    tiles.fuse(ky, cio, t).fuse(t, oo, t);
+  else
+    tiles.fuse(cio, oo, t);
+  tiles.split(t, t, ti, perTask, TailStrategy::GuardWithIf).parallel(t);
   if (blocked)
     scheduleDense(dw, w, p);
-  // Per row of taps; or, where some rows only meet padding (liveTaps),
-  // every live row at once before the tile's rows are stored.
-  bool deadRows = liveTaps(spec, 0).count < w[2];
-  LoopLevel tile = deadRows ? LoopLevel(dw, ti) : LoopLevel(dw, ky);
+  LoopLevel tile = deadRows || rowTasks ? LoopLevel(dw, ti) : LoopLevel(dw, ky);
   std::vector<Var> v = partial.args(); // o, kx, ky, ci, b
   Var vo("vo"), vi("vi");
   partial.compute_at(tile)
