@@ -547,26 +547,25 @@ KernelFuncs batchNormTrain(const KernelSpec &spec, Type t) {
   ImageParam gamma = shapedInput(spec.inputs[1], "gamma", t);
   ImageParam beta = shapedInput(spec.inputs[2], "beta", t);
   k.inputs = {input, gamma, beta};
-  Expr count = constant(t, double(shape[0] * shape[2] * shape[3]));
-  ChannelSum sum = channelSum(
+  // One pass over the input for both statistics: the sums of x and of x^2
+  // accumulated in float64, where E[x^2] - E[x]^2 loses nothing that
+  // float32 keeps (PyTorch's two passes over centered values cost one more
+  // sweep of the activations).
+  Type wide = Float(64);
+  Expr count = constant(wide, double(shape[0] * shape[2] * shape[3]));
+  ChannelSum moments = channelSum(
       shape,
       [&](Expr x, Expr y, Expr c, Expr n) -> std::vector<Expr> {
-        return {input(x, y, c, n)};
+        Expr v = cast(wide, input(x, y, c, n));
+        return {v, v * v};
       },
-      t, "sum");
-  Func mean("batch_mean");
-  mean(c) = sum.total(c) / count;
-  // Two passes: the variance from centered values, as PyTorch does.
-  ChannelSum squares = channelSum(
-      shape,
-      [&](Expr x, Expr y, Expr c, Expr n) -> std::vector<Expr> {
-        Expr centered = input(x, y, c, n) - mean(c);
-        return {centered * centered};
-      },
-      t, "squares");
-  Func var("batch_var");
-  var(c) = squares.total(c) / count;
-  k.channelSums = {sum, squares};
+      wide, "moments");
+  Func mean("batch_mean"), var("batch_var");
+  Expr mean64 = moments.total(c)[0] / count;
+  mean(c) = cast(t, mean64);
+  var(c) = cast(
+      t, max(moments.total(c)[1] / count - mean64 * mean64, make_zero(wide)));
+  k.channelSums = {moments};
   k.output = Func("batch_norm_train");
   Expr value = (input(x, y, c, n) - mean(c)) /
                    sqrt(var(c) + constant(t, spec.epsilon)) * gamma(c) +
