@@ -22,6 +22,11 @@
 #include <string>
 #include <vector>
 
+namespace {
+/// Kernel scratch allocations the preallocated slots could not serve.
+long scratchFallbacks();
+} // namespace
+
 struct rn_model {
   const rn_plan *plan = nullptr;
   std::unique_ptr<resnetc::SafetensorsFile> weights;
@@ -64,6 +69,10 @@ struct rn_model {
     std::sort(rows.rbegin(), rows.rend());
     std::fprintf(stderr, "resnetc profile of %s: %.1f ms in kernels\n",
                  plan->name, total * 1e3);
+    if (long missed = scratchFallbacks())
+      std::fprintf(stderr, "  (%ld kernel scratch allocations missed the "
+                           "preallocated slots and went to the heap)\n",
+                   missed);
     for (const auto &[seconds, name] : rows)
       std::fprintf(stderr, "  %9.2f ms %5ld calls %5.1f%%  %s\n", seconds * 1e3,
                    profiled.at(name).second,
@@ -166,6 +175,8 @@ private:
   std::atomic<long> missed{0};
   Block blocks[kMaxBlocks];
 };
+
+long scratchFallbacks() { return ScratchPool::fallbacks(); }
 
 void *allocate(int64_t bytes) {
   size_t size = static_cast<size_t>((bytes + 63) / 64 * 64);
