@@ -49,6 +49,17 @@ Buf randomBuffer(const Shape &shape, std::mt19937 &rng, double lo = -1,
   return b;
 }
 
+/// A buffer of the same sizes with every element converted to T.
+template <typename T, typename U> Buffer<T> converted(const Buffer<U> &b) {
+  std::vector<int> sizes;
+  for (int d = 0; d < b.dimensions(); ++d)
+    sizes.push_back(b.dim(d).extent());
+  Buffer<T> c(sizes);
+  for (size_t e = 0; e < c.number_of_elements(); ++e)
+    c.data()[e] = T(b.data()[e]);
+  return c;
+}
+
 Buf copyOf(const Buf &b) {
   Buf c = b.copy();
   return c;
@@ -920,10 +931,8 @@ void expectScheduledMatch(Schedule schedule) {
     for (size_t i = 0; i < operands.size(); ++i) {
       bool isLabels = labels.defined() && i == 1;
       wide.push_back(isLabels ? Buffer<>(labels) : Buffer<>(operands[i]));
-      Buffer<float> f(halideSizes(spec.inputs[i]));
-      for (size_t e = 0; e < f.number_of_elements(); ++e)
-        f.data()[e] = float(operands[i].data()[e]);
-      narrow.push_back(isLabels ? Buffer<>(labels) : Buffer<>(f));
+      narrow.push_back(isLabels ? Buffer<>(labels)
+                                : Buffer<>(converted<float>(operands[i])));
     }
     std::vector<Buffer<>> want = Jit(spec).run(wide);
     std::vector<Buffer<>> got;
@@ -972,19 +981,9 @@ TEST(GradCheck, GemmConvolutionMatchesDirect) {
     SCOPED_TRACE(gemm.key());
     Buf x = randomBuffer(c.x, rng), w = randomBuffer(direct.inputs[1], rng);
     Buf want = convReference(direct, x, w);
-    std::vector<Buffer<>> narrow;
-    for (const Buf &b : {x, w}) {
-      Buffer<float> f(b.width(), b.height(), b.channels(), b.dim(3).extent());
-      for (size_t e = 0; e < f.number_of_elements(); ++e)
-        f.data()[e] = float(b.data()[e]);
-      narrow.push_back(f);
-    }
-    Buffer<float> got(
-        Jit(gemm, Halide::Float(32), Schedule::Cpu).run(narrow)[0]);
-    Buf wide(got.width(), got.height(), got.channels(), got.dim(3).extent());
-    for (size_t e = 0; e < wide.number_of_elements(); ++e)
-      wide.data()[e] = double(got.data()[e]);
-    EXPECT_LE(relativeError(want, wide), 1e-5);
+    Buffer<float> got(Jit(gemm, Halide::Float(32), Schedule::Cpu)
+                          .run({converted<float>(x), converted<float>(w)})[0]);
+    EXPECT_LE(relativeError(want, converted<double>(got)), 1e-5);
   }
 }
 
@@ -1020,18 +1019,12 @@ TEST(GradCheck, GradInputAsConvolutionMatchesDirect) {
     std::vector<Buffer<>> wide, narrow;
     for (const Buf &b : operands) {
       wide.push_back(b);
-      Buffer<float> f(b.width(), b.height(), b.channels(), b.dim(3).extent());
-      for (size_t e = 0; e < f.number_of_elements(); ++e)
-        f.data()[e] = float(b.data()[e]);
-      narrow.push_back(f);
+      narrow.push_back(converted<float>(b));
     }
     Buf want(Jit(direct).first(wide));
     Buffer<float> got(
         Jit(gemm, Halide::Float(32), Schedule::Cpu).run(narrow)[0]);
-    Buf gotWide(got.width(), got.height(), got.channels(), got.dim(3).extent());
-    for (size_t e = 0; e < gotWide.number_of_elements(); ++e)
-      gotWide.data()[e] = double(got.data()[e]);
-    EXPECT_LE(relativeError(want, gotWide), 1e-5);
+    EXPECT_LE(relativeError(want, converted<double>(got)), 1e-5);
   }
 }
 
