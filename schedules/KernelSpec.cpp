@@ -138,11 +138,17 @@ bool readsPadding(const KernelSpec &spec) {
   return false;
 }
 
+bool gradInputAsGemm(const KernelSpec &spec) {
+  // (Strides with dilations would need phases of several taps' period.)
+  return spec.groups == 1 && (spec.stride[0] == 1 || spec.dilation[0] == 1) &&
+         (spec.stride[1] == 1 || spec.dilation[1] == 1);
+}
+
 bool gradInputIsConvolution(const KernelSpec &spec) {
   const Shape &w = spec.inputs[1], &dx = spec.outputs[0];
   if (spec.kind != KernelKind::ConvGradInput || spec.groups != 1 ||
-      spec.stride[0] != 1 || spec.stride[1] != 1 || isBlocked(dx) ||
-      dx[1] % kChannelBlock != 0)
+      spec.stride[0] != 1 || spec.stride[1] != 1 ||
+      channelsOf(dx) % kChannelBlock != 0)
     return false;
   for (int d = 0; d < 2; ++d) {
     int64_t span = (w[2 + d] - 1) * spec.dilation[d];

@@ -78,6 +78,11 @@ inline bool isBlocked(const Shape &shape) { return shape.size() == 5; }
 /// NCHW [N, C, H, W] -> NCHW16c [N, C/16, H, W, 16] (C a multiple of 16).
 Shape blockedShape(const Shape &nchw);
 
+/// The channels of an activation, NCHW or blocked.
+inline int64_t channelsOf(const Shape &activation) {
+  return isBlocked(activation) ? activation[1] * activation[4] : activation[1];
+}
+
 /// The weights [O, C, KH, KW] of a convolution with a channel-blocked
 /// result, as it reads them: [O/16, C/CI, KH, KW, CI, 16] with CI = 16
 /// (blocked input) or CI = C (NCHW input, e.g. the 3-channel stem), so
@@ -142,6 +147,12 @@ bool readsPadding(const KernelSpec &spec);
 /// ConvGradInput spec): stride 1, no groups, whole blocks of 16 input
 /// channels, and padding no wider than the dilated kernel.
 bool gradInputIsConvolution(const KernelSpec &gradInput);
+
+/// Whether a convolution's input gradient is defined as a GEMM with the
+/// weights staged channels-innermost (the algorithm's `staged`, and its
+/// `reduction` indexed (c, qx, qy, px, py, n): x = stride * qx + px): no
+/// groups, and no dimension both strided and dilated.
+bool gradInputAsGemm(const KernelSpec &spec);
 
 /// dx of a stride-1 convolution is itself one: of dy with the weights
 /// transposed ([C, O, KH, KW]) and flipped, padded (KH - 1) * dilation -

@@ -11,6 +11,7 @@
 #include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/StringMap.h"
 
+#include <functional>
 #include <map>
 #include <tuple>
 
@@ -260,7 +261,7 @@ public:
     plan.lrBuffer = addBuffer(PlanBuffer::Lr, 0, shapeOf(body.getArgument(2)));
     for (int i = 0; i < 3; ++i)
       buffers[body.getArgument(i)] = plan.trainInputBuffer + i;
-    chooseLayouts(body);
+    chooseTrainLayouts(body);
     // Updated values, by the parameter they replace.
     llvm::DenseMap<Value, StringRef> updateOf;
     auto ret = cast<func::ReturnOp>(body.getTerminator());
@@ -469,6 +470,118 @@ private:
         }
       }
     }
+  }
+
+  /// How an op's kernels take channel-blocked activations: the operands
+  /// and results in `tied` share one layout, those in `free` may have
+  /// either; false where its kernel takes none blocked.
+  static bool layoutRule(Operation *op, SmallVectorImpl<Value> &tied,
+                         SmallVectorImpl<Value> &free) {
+    auto add = [](SmallVectorImpl<Value> &to, Value v) {
+      if (v)
+        to.push_back(v);
+    };
+    if (isa<FusedConv2dOp, Conv2dOp>(op)) {
+      // The GEMM kernel: any input layout, a residual in the result's.
+      int64_t groups = isa<FusedConv2dOp>(op)
+                           ? cast<FusedConv2dOp>(op).getGroups()
+                           : cast<Conv2dOp>(op).getGroups();
+      if (groups != 1 || shapeOf(op->getResult(0))[1] % kChannelBlock != 0)
+        return false;
+      free.push_back(op->getOperand(0));
+      tied.push_back(op->getResult(0));
+      if (auto fused = dyn_cast<FusedConv2dOp>(op))
+        add(tied, fused.getResidual());
+      return true;
+    }
+    if (auto bn = dyn_cast<BatchNormTrainOp>(op)) {
+      tied.append({bn.getInput(), bn.getOutput()});
+      add(tied, bn.getResidual());
+      return true;
+    }
+    if (auto grad = dyn_cast<BatchNormGradOp>(op)) {
+      tied.append({grad.getDy(), grad.getInput(), grad->getResult(0)});
+      add(tied, grad.getMask());
+      return true;
+    }
+    if (auto grad = dyn_cast<Conv2dGradInputOp>(op)) {
+      FailureOr<KernelSpec> spec = specFor(op);
+      if (failed(spec) ||
+          !(gradInputIsConvolution(*spec) || gradInputAsGemm(*spec)))
+        return false;
+      free.push_back(grad.getDy());
+      tied.push_back(grad.getResult());
+      add(tied, grad.getMask());
+      return true;
+    }
+    if (isa<Conv2dGradWeightOp, GlobalAvgPoolOp>(op)) {
+      free.append(op->operand_begin(), op->operand_end());
+      return true;
+    }
+    if (isa<GlobalAvgPoolGradOp>(op)) {
+      free.push_back(op->getResult(0));
+      return true;
+    }
+    if (isa<AddOp, ReluGradOp, MaxPool2dOp, MaxPool2dGradOp>(op)) {
+      tied.append(op->operand_begin(), op->operand_end());
+      tied.push_back(op->getResult(0));
+      return true;
+    }
+    return false;
+  }
+
+  /// The activations of a training step kept channel-blocked: every one
+  /// with whole blocks of channels whose kernels all take it so, with the
+  /// values its kernels tie to it (layoutRule). The images stay NCHW.
+  void chooseTrainLayouts(Block &body) {
+    blocked.clear();
+    if (!blockedLayouts)
+      return;
+    // Union-find over the tied values; a class is blocked unless one of
+    // its values cannot be.
+    llvm::DenseMap<Value, Value> parent;
+    std::function<Value(Value)> find = [&](Value v) -> Value {
+      auto it = parent.find(v);
+      if (it == parent.end() || it->second == v)
+        return v;
+      Value root = find(it->second);
+      parent[v] = root;
+      return root;
+    };
+    llvm::DenseSet<Value> candidates, nchw;
+    for (BlockArgument arg : body.getArguments())
+      nchw.insert(arg);
+    for (Operation &op : body) {
+      SmallVector<Value> tied, free;
+      bool rule = layoutRule(&op, tied, free);
+      llvm::DenseSet<Value> either(tied.begin(), tied.end());
+      either.insert(free.begin(), free.end());
+      for (Value v : op.getOperands())
+        if (!either.contains(v))
+          nchw.insert(v);
+      for (Value v : op.getResults()) {
+        Shape shape = shapeOf(v);
+        if (rule && either.contains(v) && shape.size() == 4 &&
+            shape[1] % kChannelBlock == 0)
+          candidates.insert(v);
+        else
+          nchw.insert(v);
+      }
+      for (size_t i = 1; i < tied.size(); ++i) {
+        Value a = find(tied[0]), b = find(tied[i]);
+        if (a != b)
+          parent[b] = a;
+      }
+    }
+    llvm::DenseSet<Value> rejected;
+    for (Value v : candidates)
+      if (nchw.contains(v))
+        rejected.insert(find(v));
+    for (Value v : nchw)
+      rejected.insert(find(v));
+    for (Value v : candidates)
+      if (!rejected.contains(find(v)))
+        blocked.insert(v);
   }
 
   Shape layoutShapeOf(Value value) const {

@@ -70,6 +70,31 @@ Expr reluOf(Expr v) {
   return select(magnitude > infinity, v, max(v, make_zero(v.type())));
 }
 
+/// An activation operand of `shape`, NCHW or channel-blocked (NCHW16c),
+/// read at NCHW coordinates. On a blocked one the channel's lane and block
+/// fold into one vector load wherever the loop over the channels is
+/// aligned to whole blocks.
+Expr readAt(const Func &f, const Shape &shape, Expr x, Expr y, Expr c, Expr n) {
+  if (!isBlocked(shape))
+    return f(x, y, c, n);
+  int block = int(kChannelBlock);
+  return f(c % block, x, y, c / block, n);
+}
+
+using ValueAt = std::function<Expr(Expr x, Expr y, Expr c, Expr n)>;
+
+/// Defines `f`, an activation result of `shape`, by its value at NCHW
+/// coordinates: a blocked one as (lane, x, y, block, n), its channel
+/// block * 16 + lane.
+void defineActivation(Func &f, const Shape &shape, const KernelFuncs &k,
+                      const ValueAt &value) {
+  if (isBlocked(shape))
+    f(k.lane, k.x, k.y, k.c, k.n) =
+        value(k.x, k.y, k.c * int(kChannelBlock) + k.lane, k.n);
+  else
+    f(k.x, k.y, k.c, k.n) = value(k.x, k.y, k.c, k.n);
+}
+
 /// The input read through `value` outside its spatial extent when the
 /// window op pads (a convolution: when its live taps read the padding);
 /// the input itself otherwise.
@@ -234,13 +259,19 @@ KernelFuncs fusedConvBlocked(const KernelSpec &original, Type t) {
   }
   if (gradInput) {
     k.output = Func("conv2d_grad_input");
-    Expr value = conv(c % lanes, x, y, c / lanes, n);
+    ImageParam mask;
     if (original.relu) {
-      ImageParam mask = shapedInput(original.inputs[2], "mask", t);
+      mask = shapedInput(original.inputs[2], "mask", t);
       k.inputs.push_back(mask);
-      value = select(mask(x, y, c, n) > 0, value, make_zero(t));
     }
-    k.output(x, y, c, n) = value;
+    // dx blocked (the tile as it is) or NCHW (transposed as it is stored).
+    defineActivation(k.output, out, k, [&](Expr x, Expr y, Expr c, Expr n) {
+      Expr value = conv(c % lanes, x, y, c / lanes, n);
+      if (!original.relu)
+        return value;
+      return select(readAt(mask, original.inputs[2], x, y, c, n) > 0, value,
+                    make_zero(t));
+    });
     k.outputs = {k.output};
     return k;
   }
@@ -512,36 +543,54 @@ KernelFuncs elementwise(const KernelSpec &spec, Type t) {
 //===----------------------------------------------------------------------===//
 
 /// Per-channel sums over (x, y, n) of the values `term(x, y, c, n)` gives
-/// (several at once: a Tuple), for NCHW tensors of `shape`.
+/// (several at once: a Tuple), for activations of `shape`: NCHW ones by
+/// columns (ChannelSum), blocked ones by image, `partial(lane, block, n)`
+/// summing an image's pixels one vector of channels at a time.
 ChannelSum
 channelSum(const Shape &shape,
            const std::function<std::vector<Expr>(Expr, Expr, Expr, Expr)> &term,
            Type t, const std::string &name) {
   Var x("x"), c("c");
+  ChannelSum sum{Func(name + "_partial"), Func(name)};
+  auto element = [](FuncRef ref, size_t i, size_t count) -> Expr {
+    return count == 1 ? Expr(ref) : Expr(ref[i]);
+  };
+  auto accumulate = [&](Func f, const std::vector<Var> &at,
+                        const std::vector<Expr> &values) {
+    std::vector<Expr> zeros(values.size(), make_zero(t)), updated;
+    f(at) = Tuple(zeros);
+    for (size_t i = 0; i < values.size(); ++i)
+      updated.push_back(element(f(at), i, values.size()) + values[i]);
+    f(at) = Tuple(updated);
+  };
+  if (isBlocked(shape)) {
+    Var lane("lane"), b("b"), n("n");
+    int block = int(kChannelBlock);
+    RDom r(0, int(shape[3]), 0, int(shape[2]), name + "_r");
+    std::vector<Expr> values = term(r.x, r.y, b * block + lane, n);
+    accumulate(sum.partial, {lane, b, n}, values);
+    RDom images(0, int(shape[0]), name + "_n");
+    std::vector<Expr> parts;
+    for (size_t i = 0; i < values.size(); ++i)
+      parts.push_back(
+          element(sum.partial(c % block, c / block, images), i, values.size()));
+    accumulate(sum.total, {c}, parts);
+    return sum;
+  }
   RDom r(0, int(shape[2]), 0, int(shape[0]), name + "_r");
   std::vector<Expr> values = term(x, r.x, c, r.y);
-  ChannelSum sum{Func(name + "_partial"), Func(name)};
-  std::vector<Expr> zeros(values.size(), make_zero(t));
-  sum.partial(x, c) = Tuple(zeros);
-  std::vector<Expr> updated;
-  for (size_t i = 0; i < values.size(); ++i)
-    updated.push_back(values.size() == 1 ? sum.partial(x, c) + values[i]
-                                         : sum.partial(x, c)[i] + values[i]);
-  sum.partial(x, c) = Tuple(updated);
+  accumulate(sum.partial, {x, c}, values);
   RDom col(0, int(shape[3]), name + "_col");
-  sum.total(c) = Tuple(zeros);
-  updated.clear();
+  std::vector<Expr> parts;
   for (size_t i = 0; i < values.size(); ++i)
-    updated.push_back(values.size() == 1
-                          ? sum.total(c) + sum.partial(col, c)
-                          : sum.total(c)[i] + sum.partial(col, c)[i]);
-  sum.total(c) = Tuple(updated);
+    parts.push_back(element(sum.partial(col, c), i, values.size()));
+  accumulate(sum.total, {c}, parts);
   return sum;
 }
 
 KernelFuncs batchNormTrain(const KernelSpec &spec, Type t) {
   KernelFuncs k;
-  Var x = k.x, y = k.y, c = k.c, n = k.n;
+  Var c = k.c;
   const Shape &shape = spec.inputs[0];
   ImageParam input = shapedInput(shape, "input", t);
   ImageParam gamma = shapedInput(spec.inputs[1], "gamma", t);
@@ -556,7 +605,7 @@ KernelFuncs batchNormTrain(const KernelSpec &spec, Type t) {
   ChannelSum moments = channelSum(
       shape,
       [&](Expr x, Expr y, Expr c, Expr n) -> std::vector<Expr> {
-        Expr v = cast(wide, input(x, y, c, n));
+        Expr v = cast(wide, readAt(input, shape, x, y, c, n));
         return {v, v * v};
       },
       wide, "moments");
@@ -566,24 +615,31 @@ KernelFuncs batchNormTrain(const KernelSpec &spec, Type t) {
   var(c) = cast(
       t, max(moments.total(c)[1] / count - mean64 * mean64, make_zero(wide)));
   k.channelSums = {moments};
-  k.output = Func("batch_norm_train");
-  Expr value = (input(x, y, c, n) - mean(c)) /
-                   sqrt(var(c) + constant(t, spec.epsilon)) * gamma(c) +
-               beta(c);
+  Func rstd("rstd");
+  rstd(c) = 1 / sqrt(var(c) + constant(t, spec.epsilon));
+  k.auxiliary = rstd;
+  ImageParam residual;
   // The epilogue of a ResNet block: + residual, relu.
   if (spec.hasResidual) {
-    ImageParam residual = shapedInput(shape, "residual", t);
+    residual = shapedInput(spec.inputs[3], "residual", t);
     k.inputs.push_back(residual);
-    value += residual(x, y, c, n);
   }
-  k.output(x, y, c, n) = spec.relu ? reluOf(value) : value;
+  k.output = Func("batch_norm_train");
+  defineActivation(k.output, shape, k, [&](Expr x, Expr y, Expr c, Expr n) {
+    Expr value =
+        (readAt(input, shape, x, y, c, n) - mean(c)) * rstd(c) * gamma(c) +
+        beta(c);
+    if (spec.hasResidual)
+      value += readAt(residual, spec.inputs[3], x, y, c, n);
+    return spec.relu ? reluOf(value) : value;
+  });
   k.outputs = {k.output, mean, var};
   return k;
 }
 
 KernelFuncs batchNormGrad(const KernelSpec &spec, Type t) {
   KernelFuncs k;
-  Var x = k.x, y = k.y, c = k.c, n = k.n;
+  Var c = k.c;
   const Shape &shape = spec.inputs[0];
   ImageParam dy = shapedInput(shape, "dy", t);
   ImageParam input = shapedInput(spec.inputs[1], "input", t);
@@ -591,19 +647,22 @@ KernelFuncs batchNormGrad(const KernelSpec &spec, Type t) {
   ImageParam mean = shapedInput(spec.inputs[3], "mean", t);
   ImageParam var = shapedInput(spec.inputs[4], "var", t);
   k.inputs = {dy, input, gamma, mean, var};
-  Func grad("masked_dy");
+  ImageParam mask;
   if (spec.relu) {
-    ImageParam mask = shapedInput(spec.inputs[5], "mask", t);
+    mask = shapedInput(spec.inputs[5], "mask", t);
     k.inputs.push_back(mask);
-    grad(x, y, c, n) =
-        select(mask(x, y, c, n) > 0, dy(x, y, c, n), make_zero(t));
-  } else {
-    grad(x, y, c, n) = dy(x, y, c, n);
   }
+  auto grad = [&](Expr x, Expr y, Expr c, Expr n) {
+    Expr g = readAt(dy, shape, x, y, c, n);
+    if (!spec.relu)
+      return g;
+    return select(readAt(mask, spec.inputs[5], x, y, c, n) > 0, g,
+                  make_zero(t));
+  };
   Func rstd("rstd");
   rstd(c) = 1 / sqrt(var(c) + constant(t, spec.epsilon));
   auto xhat = [&](Expr x, Expr y, Expr c, Expr n) {
-    return (input(x, y, c, n) - mean(c)) * rstd(c);
+    return (readAt(input, spec.inputs[1], x, y, c, n) - mean(c)) * rstd(c);
   };
   ChannelSum sums = channelSum(
       shape,
@@ -617,15 +676,15 @@ KernelFuncs batchNormGrad(const KernelSpec &spec, Type t) {
   dbeta(c) = sums.total(c)[0];
   dgamma(c) = sums.total(c)[1];
   k.output = Func("batch_norm_grad");
-  Expr scale = gamma(c) * rstd(c);
-  if (spec.training) {
-    // The batch statistics depend on x too: their terms, averaged.
-    Expr count = constant(t, double(shape[0] * shape[2] * shape[3]));
-    k.output(x, y, c, n) = scale * (grad(x, y, c, n) - dbeta(c) / count -
-                                    xhat(x, y, c, n) * (dgamma(c) / count));
-  } else {
-    k.output(x, y, c, n) = scale * grad(x, y, c, n);
-  }
+  // The batch statistics depend on x too: their terms, averaged.
+  Expr count = constant(t, double(shape[0] * shape[2] * shape[3]));
+  defineActivation(k.output, shape, k, [&](Expr x, Expr y, Expr c, Expr n) {
+    Expr scale = gamma(c) * rstd(c);
+    if (!spec.training)
+      return scale * grad(x, y, c, n);
+    return scale * (grad(x, y, c, n) - dbeta(c) / count -
+                    xhat(x, y, c, n) * (dgamma(c) / count));
+  });
   k.auxiliary = rstd;
   k.outputs = {k.output, dgamma, dbeta};
   return k;
@@ -701,16 +760,30 @@ KernelFuncs convGradInputGemm(const KernelSpec &spec, Type t) {
       select(vx < kw && vy < kh,
              weight(min(vx, kw - 1), min(vy, kh - 1), vb * block + vc, vo),
              make_zero(t));
-  k.padded = BoundaryConditions::constant_exterior(
-      dy, make_zero(t), {{0, int(dyShape[3])}, {0, int(dyShape[2])}});
-  // Output channels innermost: a long loop a schedule keeps rolled.
+  // Output channels innermost: a long loop a schedule keeps rolled. A
+  // blocked dy is read one block of them at a time: the reduction's fourth
+  // dimension sweeps the blocks, its first the channels of one.
+  bool blockedDy = isBlocked(dyShape);
+  int lanes = int(kChannelBlock);
+  if (blockedDy)
+    k.padded = BoundaryConditions::constant_exterior(
+        dy, make_zero(t),
+        {{Expr(), Expr()}, {0, int(dyShape[3])}, {0, int(dyShape[2])}});
+  else
+    k.padded = BoundaryConditions::constant_exterior(
+        dy, make_zero(t), {{0, int(dyShape[3])}, {0, int(dyShape[2])}});
   Var qx("qx"), qy("qy"), px("px"), py("py");
   // Taps that only meet padding are skipped (liveTaps): with stride 1 by
   // the range of the tap loop, with strides by the phase's condition below.
   TapRange tx = liveTaps(spec, 1), ty = liveTaps(spec, 0);
-  RDom r(0, outChannels, sx == 1 ? int(tx.first) : 0,
-         sx == 1 ? int(tx.count) : tapsX, sy == 1 ? int(ty.first) : 0,
-         sy == 1 ? int(ty.count) : tapsY, "r");
+  int tapX0 = sx == 1 ? int(tx.first) : 0,
+      tapXs = sx == 1 ? int(tx.count) : tapsX;
+  int tapY0 = sy == 1 ? int(ty.first) : 0,
+      tapYs = sy == 1 ? int(ty.count) : tapsY;
+  RDom r = blockedDy ? RDom(0, lanes, tapX0, tapXs, tapY0, tapYs, 0,
+                            outChannels / lanes, "r")
+                     : RDom(0, outChannels, tapX0, tapXs, tapY0, tapYs, "r");
+  Expr o = blockedDy ? r.w * lanes + r.x : Expr(r.x);
   Expr kx = r.y, ky = r.z, u, v;
   if (sx == 1) {
     u = qx + pl - r.y * dlx;
@@ -742,20 +815,26 @@ KernelFuncs convGradInputGemm(const KernelSpec &spec, Type t) {
       sx == 1 ? kx : clamp(kx, int(tx.first), int(tx.first + tx.count) - 1);
   Expr stagedY =
       sy == 1 ? ky : clamp(ky, int(ty.first), int(ty.first + ty.count) - 1);
+  Expr dyValue =
+      blockedDy ? k.padded(r.x, u, v, r.w, n) : k.padded(u, v, r.x, n);
   sum(c, qx, qy, px, py, n) +=
-      k.staged(c % block, r.x, stagedX, stagedY, c / block) *
-      k.padded(u, v, r.x, n);
+      k.staged(c % block, o, stagedX, stagedY, c / block) * dyValue;
   k.reduction = sum;
   k.rdom = r;
-  Expr value = sum(c, x / sx, y / sy, x % sx, y % sy, n);
   k.output = Func("conv2d_grad_input");
+  ImageParam mask;
   if (spec.relu) {
-    ImageParam mask = shapedInput(spec.inputs[2], "mask", t);
+    mask = shapedInput(spec.inputs[2], "mask", t);
     k.inputs.push_back(mask);
-    k.output(x, y, c, n) = select(mask(x, y, c, n) > 0, value, make_zero(t));
-  } else {
-    k.output(x, y, c, n) = value;
   }
+  defineActivation(k.output, spec.outputs[0], k,
+                   [&](Expr x, Expr y, Expr c, Expr n) {
+                     Expr value = sum(c, x / sx, y / sy, x % sx, y % sy, n);
+                     if (!spec.relu)
+                       return value;
+                     return select(readAt(mask, spec.inputs[2], x, y, c, n) > 0,
+                                   value, make_zero(t));
+                   });
   k.outputs = {k.output};
   return k;
 }
@@ -814,12 +893,20 @@ KernelFuncs convGradWeight(const KernelSpec &spec, Type t) {
   const Shape &w = spec.outputs[0];
   int perGroup = int(w[1]);
   int outPerGroup = int(w[0]) / int(spec.groups);
-  k.padded = zeroPadded(input, inShape, spec, make_zero(t));
+  // A blocked input is padded as it is (lanes unbounded), then read a
+  // channel at a time: broadcasts.
+  if (isBlocked(inShape) && readsPadding(spec))
+    k.padded = BoundaryConditions::constant_exterior(
+        input, make_zero(t),
+        {{Expr(), Expr()}, {0, int(inShape[3])}, {0, int(inShape[2])}});
+  else
+    k.padded = zeroPadded(input, inShape, spec, make_zero(t));
   Var vo("o"), vx("ox"), vy("oy"), vn("n"), b("b");
   // dy with its channels innermost, so that one pixel's O values are one
-  // contiguous run (a vector of output channels).
+  // contiguous run (a vector of output channels): from a blocked dy, runs
+  // of 16 copied together.
   k.staged = Func("dy_channels_last");
-  k.staged(vo, vx, vy, vn) = dy(vx, vy, vo, vn);
+  k.staged(vo, vx, vy, vn) = readAt(dy, outShape, vx, vy, vo, vn);
   // Partial sums over blocks of whole images (see gradWeightBlockImages).
   int blockImages = int(gradWeightBlockImages(spec));
   int blocks = int(outShape[0]) / blockImages;
@@ -837,8 +924,8 @@ KernelFuncs convGradWeight(const KernelSpec &spec, Type t) {
              int(spec.padding[0]);
   Func partial("conv_grad_weight_block");
   partial(o, kx, ky, ci, b) = make_zero(t);
-  partial(o, kx, ky, ci, b) +=
-      k.staged(o, r.x, r.y, image) * k.padded(inX, inY, c, image);
+  partial(o, kx, ky, ci, b) += k.staged(o, r.x, r.y, image) *
+                               readAt(k.padded, inShape, inX, inY, c, image);
   k.auxiliary = partial;
   k.rdom = r;
   bool allLive = tx.count == w[3] && ty.count == w[2];
@@ -949,6 +1036,59 @@ KernelFuncs maxPoolGrad(const KernelSpec &spec, Type t) {
   k.rdom = windows;
   k.output = Func("max_pool2d_grad");
   k.output(x, y, c, n) = scatter(y * w + x, c, n);
+  k.outputs = {k.output};
+  return k;
+}
+
+/// The same of channel-blocked operands, vectorizable along the lanes: each
+/// window's first maximum, then each input pixel gathers dy from the
+/// windows holding it whose maximum it is (a scatter, of lanes that may
+/// collide, would not vectorize).
+KernelFuncs maxPoolGradBlocked(const KernelSpec &spec, Type t) {
+  KernelFuncs k;
+  Var lane = k.lane, x = k.x, y = k.y, c = k.c, n = k.n;
+  const Shape &outShape = spec.inputs[0], &inShape = spec.inputs[1];
+  ImageParam dy = shapedInput(outShape, "dy", t);
+  ImageParam input = shapedInput(inShape, "input", t);
+  k.inputs = {dy, input};
+  int h = int(inShape[2]), w = int(inShape[3]);
+  int kh = int(spec.window[0]), kw = int(spec.window[1]);
+  int sy = int(spec.stride[0]), sx = int(spec.stride[1]);
+  int dly = int(spec.dilation[0]), dlx = int(spec.dilation[1]);
+  // PyTorch's CPU rule, as maxPoolGrad: the first in-bounds element in scan
+  // order whose value beats the running maximum, or is NaN. Taps outside
+  // the input are skipped by a test common to the lanes.
+  Var ox("ox"), oy("oy");
+  Expr x0 = ox * sx - int(spec.padding[1]);
+  Expr y0 = oy * sy - int(spec.padding[0]);
+  Expr firstX = select(x0 < 0, x0 + ((dlx - 1 - x0) / dlx) * dlx, x0);
+  Expr firstY = select(y0 < 0, y0 + ((dly - 1 - y0) / dly) * dly, y0);
+  RDom r(0, kw, 0, kh, "r");
+  Expr ix = x0 + r.x * dlx, iy = y0 + r.y * dly;
+  Expr inside = ix >= 0 && ix < w && iy >= 0 && iy < h;
+  Expr value = input(lane, clamp(ix, 0, w - 1), clamp(iy, 0, h - 1), c, n);
+  Func argmax("window_argmax");
+  argmax(lane, ox, oy, c, n) =
+      Tuple(firstY * w + firstX, input(lane, clamp(firstX, 0, w - 1),
+                                       clamp(firstY, 0, h - 1), c, n));
+  Expr better =
+      inside && (value > argmax(lane, ox, oy, c, n)[1] || is_nan(value));
+  argmax(lane, ox, oy, c, n) =
+      Tuple(select(better, iy * w + ix, argmax(lane, ox, oy, c, n)[0]),
+            select(better, value, argmax(lane, ox, oy, c, n)[1]));
+  k.auxiliary = argmax;
+  RDom taps(0, kw, 0, kh, "taps");
+  WindowHit hit = windowHit(spec, outShape, x, y, taps);
+  taps.where(hit.valid);
+  Func gathered("max_pool2d_grad_gather");
+  gathered(lane, x, y, c, n) = make_zero(t);
+  gathered(lane, x, y, c, n) +=
+      select(argmax(lane, hit.ox, hit.oy, c, n)[0] == y * w + x,
+             dy(lane, hit.ox, hit.oy, c, n), make_zero(t));
+  k.reduction = gathered;
+  k.rdom = taps;
+  k.output = Func("max_pool2d_grad");
+  k.output(lane, x, y, c, n) = gathered(lane, x, y, c, n);
   k.outputs = {k.output};
   return k;
 }
@@ -1093,9 +1233,12 @@ KernelFuncs trainingElementwise(const KernelSpec &spec, Type t) {
   case KernelKind::GlobalAvgPoolGrad: {
     ImageParam dy = shapedInput(spec.inputs[0], "dy", t);
     k.inputs = {dy};
-    Expr zero = 0;
-    k.output(vars) =
-        dy(zero, zero, at[2], at[3]) / constant(t, double(shape[2] * shape[3]));
+    Expr zero = 0, count = constant(t, double(shape[2] * shape[3]));
+    if (isBlocked(shape)) // (lane, x, y, block, n)
+      k.output(vars) =
+          dy(zero, zero, at[3] * int(kChannelBlock) + at[0], at[4]) / count;
+    else
+      k.output(vars) = dy(zero, zero, at[2], at[3]) / count;
     break;
   }
   case KernelKind::PadGrad: {
@@ -1133,14 +1276,8 @@ KernelFuncs trainingElementwise(const KernelSpec &spec, Type t) {
 
 } // namespace
 
-bool gradInputAsGemm(const KernelSpec &spec) {
-  // (Strides with dilations would need phases of several taps' period.)
-  return spec.groups == 1 && (spec.stride[0] == 1 || spec.dilation[0] == 1) &&
-         (spec.stride[1] == 1 || spec.dilation[1] == 1);
-}
-
 int64_t gradInputChannelBlock(const KernelSpec &spec) {
-  int64_t channels = spec.outputs[0][1];
+  int64_t channels = channelsOf(spec.outputs[0]);
   return channels % 32 == 0 ? 32 : channels;
 }
 
@@ -1211,7 +1348,8 @@ KernelFuncs defineKernel(const KernelSpec &spec, Type type) {
     k = convGradWeight(spec, type);
     break;
   case KernelKind::MaxPoolGrad:
-    k = maxPoolGrad(spec, type);
+    k = isBlocked(spec.outputs[0]) ? maxPoolGradBlocked(spec, type)
+                                   : maxPoolGrad(spec, type);
     break;
   case KernelKind::AvgPoolGrad:
     k = avgPoolGrad(spec, type);

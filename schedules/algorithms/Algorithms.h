@@ -77,12 +77,6 @@ void constrainOutputs(const KernelFuncs &funcs, const KernelSpec &spec);
 KernelFuncs defineKernel(const KernelSpec &spec,
                          Halide::Type type = Halide::Float(32));
 
-/// Whether a convolution's input gradient is defined as a GEMM with the
-/// weights staged channels-innermost (`staged`, and `reduction` indexed
-/// (c, qx, qy, px, py, n): x = stride * qx + px): no groups, and no
-/// dimension both strided and dilated.
-bool gradInputAsGemm(const KernelSpec &spec);
-
 /// The input channels of one block of its staged weights (a schedule's
 /// channel tile divides it).
 int64_t gradInputChannelBlock(const KernelSpec &spec);

@@ -375,6 +375,25 @@ std::pair<int64_t, int64_t> gradInputBand(const KernelSpec &spec) {
 void scheduleChannelSum(algorithms::ChannelSum sum, int64_t width,
                         const ScheduleParams &p) {
   Var c = sum.total.args()[0], x = sum.partial.args()[0];
+  if (sum.partial.dimensions() == 3) {
+    // Blocked: each (block, image) a task summing its pixels a vector of
+    // lanes at a time; then the images' sums, per channel.
+    std::vector<Var> v = sum.partial.args(); // lane, block, n
+    Var t("t");
+    sum.partial.compute_root()
+        .fuse(v[1], v[2], t)
+        .parallel(t)
+        .vectorize(v[0], p.vectorWidth);
+    Stage update = sum.partial.update();
+    std::vector<RVar> r = sum.partial.rvars(0);
+    update.reorder({v[0], r[0], r[1], v[1], v[2]})
+        .fuse(v[1], v[2], t)
+        .parallel(t)
+        .vectorize(v[0], p.vectorWidth);
+    sum.total.compute_root().vectorize(c, p.vectorWidth);
+    sum.total.update().vectorize(c, p.vectorWidth);
+    return;
+  }
   int lanes = lanesFor(width, p.vectorWidth);
   sum.total.compute_root().parallel(c);
   sum.total.update().parallel(c);
@@ -392,6 +411,15 @@ constexpr int64_t kTaskElements = 16384;
 void scheduleActivation(Func f, const Shape &shape, const ScheduleParams &p,
                         Var &fused) {
   std::vector<Var> v = f.args();
+  if (isBlocked(shape)) {
+    // (lane, x, y, block, n): vectors of lanes, tasks of whole planes.
+    int64_t plane = shape[2] * shape[3] * shape[4];
+    int planesPerTask = int(std::max<int64_t>(1, kTaskElements / plane));
+    f.fuse(v[3], v[4], fused)
+        .parallel(fused, planesPerTask, TailStrategy::GuardWithIf)
+        .vectorize(v[0], p.vectorWidth);
+    return;
+  }
   int64_t plane = shape[2] * shape[3];
   int planesPerTask = int(std::max<int64_t>(1, kTaskElements / plane));
   f.fuse(v[2], v[3], fused)
@@ -473,8 +501,16 @@ void scheduleConvGradInputGemm(algorithms::KernelFuncs &k,
   int64_t width = (dx[3] + sx - 1) / sx, height = (dx[2] + sy - 1) / sy;
   int images = p.tileImages;
   Var no("no"), ni("ni");
-  out.split(k.c, co, ci, tileC)
-      .split(colX, xo, xi, pixels, tail(width, pixels))
+  if (isBlocked(dx)) {
+    // (lane, x, y, block, n): the tile's channels stored a vector at a time.
+    Var lo("lo"), li("li");
+    out.split(k.lane, lo, li, lanes).vectorize(li).unroll(lo);
+    order.insert(order.begin(), {li, lo});
+    out.split(k.c, co, ci, std::max<int>(1, tileC / int(kChannelBlock)));
+  } else {
+    out.split(k.c, co, ci, tileC);
+  }
+  out.split(colX, xo, xi, pixels, tail(width, pixels))
       .split(colY, yo, yi, rows, tail(height, rows))
       .split(k.n, no, ni, images, tail(dx[0], images));
   order.insert(order.end(), {yi, ni, ci, xo});
@@ -493,10 +529,15 @@ void scheduleConvGradInputGemm(algorithms::KernelFuncs &k,
       .unroll(v[1])
       .unroll(v[2])
       .unroll(v[5]);
+  std::vector<VarOrRVar> loops = {vi,   vo,       v[1],     v[2],
+                                  v[5], k.rdom.x, k.rdom.y, k.rdom.z};
+  bool blockedDy = isBlocked(spec.inputs[0]);
+  if (blockedDy) // the blocks of dy's channels outside their lanes
+    loops.push_back(k.rdom.w);
+  loops.insert(loops.end(), {v[3], v[4]});
   k.reduction.update()
       .split(v[0], vo, vi, lanes)
-      .reorder(vi, vo, v[1], v[2], v[5], k.rdom.x, k.rdom.y, k.rdom.z, v[3],
-               v[4])
+      .reorder(loops)
       .vectorize(vi)
       .unroll(vo)
       .unroll(v[1])
@@ -504,14 +545,15 @@ void scheduleConvGradInputGemm(algorithms::KernelFuncs &k,
       .unroll(v[5]);
   std::vector<Var> w = k.staged.args(); // c, o, kx, ky, block
   k.staged.compute_root().vectorize(w[0], lanes).parallel(w[1]);
-  std::vector<Var> d = k.padded.args(); // x, y, o, n
-  int dyLanes = lanesFor(spec.inputs[0][3], p.vectorWidth);
+  // x, y, o, n; or lane, x, y, block, n
+  std::vector<Var> d = k.padded.args();
+  int dyLanes =
+      blockedDy ? p.vectorWidth : lanesFor(spec.inputs[0][3], p.vectorWidth);
   if (p.imagesPerTask)
-    k.padded.compute_root().parallel(d[3]).vectorize(d[0], dyLanes,
-                                                     TailStrategy::GuardWithIf);
+    k.padded.compute_root().parallel(d.back());
   else
-    k.padded.compute_at(out, no).vectorize(d[0], dyLanes,
-                                           TailStrategy::GuardWithIf);
+    k.padded.compute_at(out, no);
+  k.padded.vectorize(d[0], dyLanes, TailStrategy::GuardWithIf);
 }
 
 /// Whether the GEMM-shaped input gradient's register tiles may span
@@ -549,7 +591,7 @@ std::pair<int64_t, int64_t> gradInputImage(const KernelSpec &spec) {
 
 void scheduleConvGradInput(algorithms::KernelFuncs &k, const KernelSpec &spec,
                            const ScheduleParams &p) {
-  if (algorithms::gradInputAsGemm(spec))
+  if (gradInputAsGemm(spec))
     return scheduleConvGradInputGemm(k, spec, p);
   const Shape &dx = spec.outputs[0];
   int64_t width = dx[3];
@@ -650,6 +692,13 @@ void scheduleConvGradWeight(algorithms::KernelFuncs &k, const KernelSpec &spec,
   if (readsPadding(spec)) {
     std::vector<Var> x = k.padded.args(); // x, y, c, n
     Var plane("plane");
+    if (isBlocked(spec.inputs[0])) { // lane, x, y, block, n
+      k.padded.compute_at(block)
+          .fuse(x[3], x[4], plane)
+          .parallel(plane)
+          .vectorize(x[0], std::min<int>(16, p.vectorWidth));
+      return;
+    }
     k.padded.compute_at(block)
         .fuse(x[2], x[3], plane)
         .parallel(plane)
@@ -666,6 +715,22 @@ void schedulePoolGrad(algorithms::KernelFuncs &k, const KernelSpec &spec,
   if (spec.kind == KernelKind::AvgPoolGrad) {
     scheduleActivation(k.output, spec.outputs[0], p, t);
     k.reduction.compute_at(k.output, k.x);
+    return;
+  }
+  if (isBlocked(spec.outputs[0])) {
+    // One (block, n) plane per task: every window's maximum, then each
+    // pixel's gathered dy, a vector of lanes at a time.
+    Var lo("lo"), li("li");
+    k.output.fuse(k.c, k.n, t)
+        .parallel(t)
+        .split(k.lane, lo, li, p.vectorWidth)
+        .vectorize(li)
+        .unroll(lo);
+    std::vector<Var> a = k.auxiliary.args(); // lane, ox, oy, block, n
+    k.auxiliary.compute_at(k.output, t).vectorize(a[0], p.vectorWidth);
+    k.auxiliary.update().vectorize(a[0], p.vectorWidth);
+    k.reduction.compute_at(k.output, k.x).vectorize(k.lane, p.vectorWidth);
+    k.reduction.update().vectorize(k.lane, p.vectorWidth);
     return;
   }
   // Max pool, one (c, n) plane per task: the plane with its -inf border,
@@ -712,6 +777,9 @@ void scheduleTraining(algorithms::KernelFuncs &k, const KernelSpec &spec,
   case KernelKind::BatchNormGrad:
     for (const algorithms::ChannelSum &sum : k.channelSums)
       scheduleChannelSum(sum, spec.inputs[0][3], p);
+    // Per channel once (along rows of NCHW, the loops hoist it).
+    if (isBlocked(out))
+      k.auxiliary.compute_root();
     scheduleActivation(k.output, out, p, t);
     return;
   case KernelKind::BiasGrad:
@@ -747,6 +815,8 @@ void scheduleTraining(algorithms::KernelFuncs &k, const KernelSpec &spec,
   case KernelKind::SgdUpdate:
     return scheduleDense(k.output, out, p);
   case KernelKind::GlobalAvgPoolGrad:
+    if (isBlocked(out))
+      return scheduleDense(k.output, out, p);
     return scheduleActivation(k.output, out, p, t);
   default:
     return;
@@ -784,11 +854,11 @@ int64_t taskScratchBytes(const KernelSpec &spec) {
   case KernelKind::ConvGradInput: {
     if (spec.gemm)
       return taskScratchBytes(gradInputAsConvolution(spec));
-    if (algorithms::gradInputAsGemm(spec)) {
+    if (gradInputAsGemm(spec)) {
       // The staged weights (once) and one image of padded dy per task,
       // or every image's (gradInputImagesPerTask).
       auto [width, rows] = gradInputImage(spec);
-      int64_t image = (width + 16) * rows * spec.inputs[0][1] *
+      int64_t image = (width + 16) * rows * channelsOf(spec.inputs[0]) *
                       (gradInputImagesPerTask(spec) ? spec.inputs[0][0] : 1);
       return std::max(numElements(spec.inputs[1]), image) *
                  int64_t(sizeof(float)) +
@@ -804,7 +874,7 @@ int64_t taskScratchBytes(const KernelSpec &spec) {
     // two allocations.
     const Shape &x = spec.inputs[0], &dy = spec.inputs[1], &w = spec.outputs[0];
     int64_t images = algorithms::gradWeightBlockImages(spec);
-    int64_t staged = images * dy[1] * dy[2] * dy[3];
+    int64_t staged = images * channelsOf(dy) * dy[2] * dy[3];
     int64_t padded = 0;
     if (readsPadding(spec)) {
       // The columns and rows the windows of the block reach, padding and
@@ -813,11 +883,15 @@ int64_t taskScratchBytes(const KernelSpec &spec) {
                      (w[3] - 1) * spec.dilation[1] + 1 + 16;
       int64_t rows = (dy[2] - 1) * spec.stride[0] +
                      (w[2] - 1) * spec.dilation[0] + 1;
-      padded = images * x[1] * rows * cols;
+      padded = images * channelsOf(x) * rows * cols;
     }
     return std::max(staged, padded) * int64_t(sizeof(float)) + kSlack;
   }
   case KernelKind::MaxPoolGrad: {
+    if (isBlocked(spec.outputs[0])) // index and value of a plane's windows
+      return 2 * numElements(spec.inputs[0]) / spec.inputs[0][0] /
+                 spec.inputs[0][1] * int64_t(sizeof(float)) +
+             kSlack;
     // Index and value of every window of one (c, n) plane, rounded up to
     // whole vectors; the plane with its -inf border; the plane of dx it
     // fills: separate allocations.
@@ -963,7 +1037,7 @@ ScheduleParams defaultCpuSchedule(const KernelSpec &spec,
   if (spec.kind == KernelKind::FusedConv ||
       spec.kind == KernelKind::ConvGradInput) {
     // (The input gradient is a convolution too, over dx's channels.)
-    int64_t outChannels = spec.outputs[0][1];
+    int64_t outChannels = channelsOf(spec.outputs[0]);
     // Enough accumulators to hide the FMA latency, few enough to stay in
     // registers: 32 zmm (AVX-512) or 16 ymm (AVX2).
     // Measured on ResNet-50's layers (1 core, AVX-512): 16 channels x one
@@ -975,15 +1049,15 @@ ScheduleParams defaultCpuSchedule(const KernelSpec &spec,
                             : std::initializer_list<int>{8, 4, 2});
     p.tileVectors = 1;
   }
-  if (spec.kind == KernelKind::ConvGradInput &&
-      algorithms::gradInputAsGemm(spec)) {
+  if (spec.kind == KernelKind::ConvGradInput && gradInputAsGemm(spec)) {
     // Vectors along the input channels; up to 28 (of 32 zmm) or 12 (of 16
     // ymm) accumulators: tileVectors x tilePixels.
     const Shape &dx = spec.outputs[0];
     bool avx512 = target.has_feature(Target::AVX512);
     int budget = avx512 ? 28 : 12;
-    p.vectorWidth = std::min(largestDivisor(dx[1], {p.vectorWidth, 8, 4, 2}),
-                             target.natural_vector_size<float>());
+    p.vectorWidth =
+        std::min(largestDivisor(channelsOf(dx), {p.vectorWidth, 8, 4, 2}),
+                 target.natural_vector_size<float>());
     // (Per output phase, with strides.)
     int64_t width = (dx[3] + spec.stride[1] - 1) / spec.stride[1];
     int64_t height = (dx[2] + spec.stride[0] - 1) / spec.stride[0];
