@@ -903,10 +903,16 @@ KernelFuncs convGradWeight(const KernelSpec &spec, Type t) {
     k.padded = zeroPadded(input, inShape, spec, make_zero(t));
   Var vo("o"), vx("ox"), vy("oy"), vn("n"), b("b");
   // dy with its channels innermost, so that one pixel's O values are one
-  // contiguous run (a vector of output channels): from a blocked dy, runs
-  // of 16 copied together.
-  k.staged = Func("dy_channels_last");
-  k.staged(vo, vx, vy, vn) = readAt(dy, outShape, vx, vy, vo, vn);
+  // contiguous run (a vector of output channels); a blocked dy has them
+  // so already, a vector of 16 at a time (`staged` stays undefined).
+  Func dyAt("dy_at");
+  if (isBlocked(outShape)) {
+    dyAt(vo, vx, vy, vn) = readAt(dy, outShape, vx, vy, vo, vn);
+  } else {
+    k.staged = Func("dy_channels_last");
+    k.staged(vo, vx, vy, vn) = dy(vx, vy, vo, vn);
+    dyAt = k.staged;
+  }
   // Partial sums over blocks of whole images (see gradWeightBlockImages).
   int blockImages = int(gradWeightBlockImages(spec));
   int blocks = int(outShape[0]) / blockImages;
@@ -924,8 +930,8 @@ KernelFuncs convGradWeight(const KernelSpec &spec, Type t) {
              int(spec.padding[0]);
   Func partial("conv_grad_weight_block");
   partial(o, kx, ky, ci, b) = make_zero(t);
-  partial(o, kx, ky, ci, b) += k.staged(o, r.x, r.y, image) *
-                               readAt(k.padded, inShape, inX, inY, c, image);
+  partial(o, kx, ky, ci, b) +=
+      dyAt(o, r.x, r.y, image) * readAt(k.padded, inShape, inX, inY, c, image);
   k.auxiliary = partial;
   k.rdom = r;
   bool allLive = tx.count == w[3] && ty.count == w[2];

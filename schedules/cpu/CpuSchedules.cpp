@@ -683,12 +683,14 @@ void scheduleConvGradWeight(algorithms::KernelFuncs &k, const KernelSpec &spec,
   // once, before its tiles.
   LoopLevel block =
       blocked ? LoopLevel(dw, k.blocks.x) : LoopLevel::root();
-  std::vector<Var> s = k.staged.args(); // o, ox, oy, n
-  Var sy("sy");
-  k.staged.compute_at(block)
-      .vectorize(s[0], lanes)
-      .fuse(s[2], s[3], sy)
-      .parallel(sy);
+  if (k.staged.defined()) {
+    std::vector<Var> s = k.staged.args(); // o, ox, oy, n
+    Var sy("sy");
+    k.staged.compute_at(block)
+        .vectorize(s[0], lanes)
+        .fuse(s[2], s[3], sy)
+        .parallel(sy);
+  }
   if (readsPadding(spec)) {
     std::vector<Var> x = k.padded.args(); // x, y, c, n
     Var plane("plane");
