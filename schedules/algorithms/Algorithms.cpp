@@ -761,29 +761,30 @@ KernelFuncs convGradInputGemm(const KernelSpec &spec, Type t) {
              weight(min(vx, kw - 1), min(vy, kh - 1), vb * block + vc, vo),
              make_zero(t));
   // Output channels innermost: a long loop a schedule keeps rolled. A
-  // blocked dy is read one block of them at a time: the reduction's fourth
-  // dimension sweeps the blocks, its first the channels of one.
+  // blocked dy is copied channels-innermost (zero-padded), so that one
+  // pixel's O values are one contiguous run there too.
   bool blockedDy = isBlocked(dyShape);
-  int lanes = int(kChannelBlock);
-  if (blockedDy)
-    k.padded = BoundaryConditions::constant_exterior(
-        dy, make_zero(t),
-        {{Expr(), Expr()}, {0, int(dyShape[3])}, {0, int(dyShape[2])}});
-  else
-    k.padded = BoundaryConditions::constant_exterior(
-        dy, make_zero(t), {{0, int(dyShape[3])}, {0, int(dyShape[2])}});
+  int width = int(dyShape[3]), height = int(dyShape[2]);
+  if (blockedDy) {
+    Var po("o"), pu("u"), pv("v"), pn("n");
+    k.padded = Func("dy_channels_last");
+    Expr inside = pu >= 0 && pu < width && pv >= 0 && pv < height;
+    k.padded(po, pu, pv, pn) =
+        select(inside,
+               readAt(dy, dyShape, clamp(pu, 0, width - 1),
+                      clamp(pv, 0, height - 1), po, pn),
+               make_zero(t));
+  } else {
+    k.padded = BoundaryConditions::constant_exterior(dy, make_zero(t),
+                                                     {{0, width}, {0, height}});
+  }
   Var qx("qx"), qy("qy"), px("px"), py("py");
   // Taps that only meet padding are skipped (liveTaps): with stride 1 by
   // the range of the tap loop, with strides by the phase's condition below.
   TapRange tx = liveTaps(spec, 1), ty = liveTaps(spec, 0);
-  int tapX0 = sx == 1 ? int(tx.first) : 0,
-      tapXs = sx == 1 ? int(tx.count) : tapsX;
-  int tapY0 = sy == 1 ? int(ty.first) : 0,
-      tapYs = sy == 1 ? int(ty.count) : tapsY;
-  RDom r = blockedDy ? RDom(0, lanes, tapX0, tapXs, tapY0, tapYs, 0,
-                            outChannels / lanes, "r")
-                     : RDom(0, outChannels, tapX0, tapXs, tapY0, tapYs, "r");
-  Expr o = blockedDy ? r.w * lanes + r.x : Expr(r.x);
+  RDom r(0, outChannels, sx == 1 ? int(tx.first) : 0,
+         sx == 1 ? int(tx.count) : tapsX, sy == 1 ? int(ty.first) : 0,
+         sy == 1 ? int(ty.count) : tapsY, "r");
   Expr kx = r.y, ky = r.z, u, v;
   if (sx == 1) {
     u = qx + pl - r.y * dlx;
@@ -815,10 +816,9 @@ KernelFuncs convGradInputGemm(const KernelSpec &spec, Type t) {
       sx == 1 ? kx : clamp(kx, int(tx.first), int(tx.first + tx.count) - 1);
   Expr stagedY =
       sy == 1 ? ky : clamp(ky, int(ty.first), int(ty.first + ty.count) - 1);
-  Expr dyValue =
-      blockedDy ? k.padded(r.x, u, v, r.w, n) : k.padded(u, v, r.x, n);
+  Expr dyValue = blockedDy ? k.padded(r.x, u, v, n) : k.padded(u, v, r.x, n);
   sum(c, qx, qy, px, py, n) +=
-      k.staged(c % block, o, stagedX, stagedY, c / block) * dyValue;
+      k.staged(c % block, r.x, stagedX, stagedY, c / block) * dyValue;
   k.reduction = sum;
   k.rdom = r;
   k.output = Func("conv2d_grad_input");

@@ -529,26 +529,28 @@ void scheduleConvGradInputGemm(algorithms::KernelFuncs &k,
       .unroll(v[1])
       .unroll(v[2])
       .unroll(v[5]);
-  std::vector<VarOrRVar> loops = {vi,   vo,       v[1],     v[2],
-                                  v[5], k.rdom.x, k.rdom.y, k.rdom.z};
-  bool blockedDy = isBlocked(spec.inputs[0]);
-  if (blockedDy) // the blocks of dy's channels outside their lanes
-    loops.push_back(k.rdom.w);
-  loops.insert(loops.end(), {v[3], v[4]});
   k.reduction.update()
       .split(v[0], vo, vi, lanes)
-      .reorder(loops)
+      .reorder(vi, vo, v[1], v[2], v[5], k.rdom.x, k.rdom.y, k.rdom.z, v[3],
+               v[4])
       .vectorize(vi)
       .unroll(vo)
       .unroll(v[1])
       .unroll(v[2])
       .unroll(v[5]);
+  // The weights relaid once per call: tasks of output channels, each
+  // relaying every tap of its channels while their rows are in cache.
   std::vector<Var> w = k.staged.args(); // c, o, kx, ky, block
-  k.staged.compute_root().vectorize(w[0], lanes).parallel(w[1]);
-  // x, y, o, n; or lane, x, y, block, n
+  Var ob("ob");
+  k.staged.compute_root()
+      .vectorize(w[0], lanes)
+      .reorder(w[0], w[2], w[3], w[4], w[1])
+      .parallel(w[1], 16);
+  // x, y, o, n; or, from a blocked dy, o, x, y, n
   std::vector<Var> d = k.padded.args();
-  int dyLanes =
-      blockedDy ? p.vectorWidth : lanesFor(spec.inputs[0][3], p.vectorWidth);
+  int dyLanes = isBlocked(spec.inputs[0])
+                    ? p.vectorWidth
+                    : lanesFor(spec.inputs[0][3], p.vectorWidth);
   if (p.imagesPerTask)
     k.padded.compute_root().parallel(d.back());
   else
@@ -722,17 +724,29 @@ void schedulePoolGrad(algorithms::KernelFuncs &k, const KernelSpec &spec,
   if (isBlocked(spec.outputs[0])) {
     // One (block, n) plane per task: every window's maximum, then each
     // pixel's gathered dy, a vector of lanes at a time.
-    Var lo("lo"), li("li");
+    // Pixels a stride apart unrolled, so that which taps of which windows
+    // hold each of them is known at compile time: no divisions, no tests
+    // but the image's edges.
+    Var lo("lo"), li("li"), xo("xo"), xi("xi"), yo("yo"), yi("yi");
+    int sx = int(spec.stride[1]), sy = int(spec.stride[0]);
     k.output.fuse(k.c, k.n, t)
         .parallel(t)
         .split(k.lane, lo, li, p.vectorWidth)
+        .split(k.x, xo, xi, sx, TailStrategy::GuardWithIf)
+        .split(k.y, yo, yi, sy, TailStrategy::GuardWithIf)
+        .reorder(li, lo, xi, xo, yi, yo, t)
         .vectorize(li)
-        .unroll(lo);
+        .unroll(lo)
+        .unroll(xi)
+        .unroll(yi);
     std::vector<Var> a = k.auxiliary.args(); // lane, ox, oy, block, n
     k.auxiliary.compute_at(k.output, t).vectorize(a[0], p.vectorWidth);
     k.auxiliary.update().vectorize(a[0], p.vectorWidth);
-    k.reduction.compute_at(k.output, k.x).vectorize(k.lane, p.vectorWidth);
-    k.reduction.update().vectorize(k.lane, p.vectorWidth);
+    k.reduction.compute_at(k.output, xi).vectorize(k.lane, p.vectorWidth);
+    k.reduction.update()
+        .vectorize(k.lane, p.vectorWidth)
+        .unroll(k.rdom.x)
+        .unroll(k.rdom.y);
     return;
   }
   // Max pool, one (c, n) plane per task: the plane with its -inf border,
