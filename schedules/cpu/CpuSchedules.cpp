@@ -553,8 +553,8 @@ void scheduleConvGradInputGemm(algorithms::KernelFuncs &k,
                     : lanesFor(spec.inputs[0][3], p.vectorWidth);
   if (p.imagesPerTask)
     k.padded.compute_root().parallel(d.back());
-  else
-    k.padded.compute_at(out, no);
+  else // (rows of a blocked dy, channels of an NCHW one)
+    k.padded.compute_at(out, no).parallel(d[2]);
   k.padded.vectorize(d[0], dyLanes, TailStrategy::GuardWithIf);
 }
 
