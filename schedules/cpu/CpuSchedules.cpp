@@ -541,11 +541,10 @@ void scheduleConvGradInputGemm(algorithms::KernelFuncs &k,
   // The weights relaid once per call: tasks of output channels, each
   // relaying every tap of its channels while their rows are in cache.
   std::vector<Var> w = k.staged.args(); // c, o, kx, ky, block
-  Var ob("ob");
   k.staged.compute_root()
       .vectorize(w[0], lanes)
       .reorder(w[0], w[2], w[3], w[4], w[1])
-      .parallel(w[1], 16);
+      .parallel(w[1], 16, TailStrategy::GuardWithIf);
   // x, y, o, n; or, from a blocked dy, o, x, y, n
   std::vector<Var> d = k.padded.args();
   int dyLanes = isBlocked(spec.inputs[0])
