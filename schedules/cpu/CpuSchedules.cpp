@@ -335,7 +335,11 @@ void scheduleLinear(algorithms::KernelFuncs &k, const KernelSpec &spec,
   Func partial = k.reduction.update()
                      .split(k.rdom.x, ro, ri, p.vectorWidth)
                      .rfactor(ri, u);
-  k.output.split(k.x, mo, mi, 8, TailStrategy::GuardWithIf).parallel(mo);
+  // Tasks of 8 outputs for every row of the batch: their weight rows stay
+  // in cache while the rows go by.
+  k.output.split(k.x, mo, mi, 8, TailStrategy::GuardWithIf)
+      .reorder(mi, k.y, mo)
+      .parallel(mo);
   k.reduction.compute_at(k.output, mi);
   partial.compute_at(k.output, mi).vectorize(u);
   partial.update().reorder(u, ro).vectorize(u);
@@ -771,16 +775,24 @@ void schedulePoolGrad(algorithms::KernelFuncs &k, const KernelSpec &spec,
 
 void scheduleLinearGrad(algorithms::KernelFuncs &k, const KernelSpec &spec,
                         const ScheduleParams &p) {
-  // Vectorized along the contiguous k of the weight or input rows.
-  int64_t width = spec.outputs[0][1];
+  // Vectorized along the contiguous k of the weight or input rows; the
+  // input gradient's tiles take up to 8 rows of the batch, so that each
+  // vector of weights loads once for all of them.
+  int64_t width = spec.outputs[0][1], height = spec.outputs[0][0];
   int lanes = lanesFor(width, p.vectorWidth);
-  Var xo("xo"), xi("xi");
+  int rows = spec.kind == KernelKind::LinearGradInput
+                 ? int(std::min<int64_t>(8, height))
+                 : 1;
+  Var xo("xo"), xi("xi"), yo("yo"), yi("yi");
   // Tails shift inwards, so the reduction always has whole vectors.
   k.output.split(k.x, xo, xi, lanes, TailStrategy::ShiftInwards)
+      .split(k.y, yo, yi, rows, TailStrategy::ShiftInwards)
+      .reorder(xi, yi, xo, yo)
       .vectorize(xi)
-      .parallel(k.y);
-  k.reduction.compute_at(k.output, xo).vectorize(k.x);
-  k.reduction.update().vectorize(k.x);
+      .unroll(yi)
+      .parallel(rows > 1 ? xo : yo);
+  k.reduction.compute_at(k.output, xo).vectorize(k.x).unroll(k.y);
+  k.reduction.update().reorder(k.x, k.y, k.rdom.x).vectorize(k.x).unroll(k.y);
 }
 
 void scheduleTraining(algorithms::KernelFuncs &k, const KernelSpec &spec,
