@@ -574,9 +574,6 @@ private:
       }
     }
     llvm::DenseSet<Value> rejected;
-    for (Value v : candidates)
-      if (nchw.contains(v))
-        rejected.insert(find(v));
     for (Value v : nchw)
       rejected.insert(find(v));
     for (Value v : candidates)

@@ -645,16 +645,22 @@ void scheduleConvGradWeight(algorithms::KernelFuncs &k, const KernelSpec &spec,
   Var oo("oo"), oi("oi"), cio("cio"), cii("cii"), t("t");
   Stage tiles = blocked ? dw.update() : Stage(dw);
   tiles.split(o, oo, oi, tileO).split(ci, cio, cii, p.tileChannels).unroll(kx);
+  // Where some rows of taps only meet padding (below), each weight's taps
+  // are stored together: a run of KH x KW floats, mostly zeros.
+  bool deadRows = liveTaps(spec, 0).count < w[2];
+  std::vector<VarOrRVar> order = {kx, cii, oi, ky, cio, oo};
+  if (deadRows) {
+    order = {kx, ky, cii, oi, cio, oo};
+    tiles.unroll(ky);
+  }
   if (blocked)
-    tiles.reorder(kx, cii, oi, ky, cio, oo, k.blocks.x);
-  else
-    tiles.reorder(kx, cii, oi, ky, cio, oo);
+    order.push_back(k.blocks.x);
+  tiles.reorder(order);
   // Tasks of 8 tiles of channels, each computed a row of taps at a time;
   // or, where some rows only meet padding (liveTaps), every live row at
   // once. Thousands of tiny tasks cost more than they balance; but where
   // the tiles are few (the 3-channel stem has 3), each row of taps of each
   // is a task's unit, or one thread would do most of the work.
-  bool deadRows = liveTaps(spec, 0).count < w[2];
   int64_t channelTiles = (w[1] + p.tileChannels - 1) / p.tileChannels *
                          ((w[0] + tileO - 1) / tileO);
   bool rowTasks = !deadRows && channelTiles < 16;
