@@ -796,7 +796,8 @@ void scheduleLinearGrad(algorithms::KernelFuncs &k, const KernelSpec &spec,
       .reorder(xi, yi, xo, yo)
       .vectorize(xi)
       .unroll(yi)
-      .parallel(rows > 1 ? xo : yo);
+      .parallel(rows > 1 ? xo : yo, rows > 1 ? 1 : 16,
+                TailStrategy::GuardWithIf);
   k.reduction.compute_at(k.output, xo).vectorize(k.x).unroll(k.y);
   k.reduction.update().reorder(k.x, k.y, k.rdom.x).vectorize(k.x).unroll(k.y);
 }
