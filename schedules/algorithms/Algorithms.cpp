@@ -978,6 +978,28 @@ WindowHit windowHit(const KernelSpec &spec, const Shape &outShape, Expr x,
   return {clamp(ox, 0, ow - 1), clamp(oy, 0, oh - 1), valid};
 }
 
+/// The window of a max pool at output pixel (ox, oy): its first in-bounds
+/// position along each dimension (where PyTorch's running maximum starts)
+/// and the input position of each of its taps (`taps`).
+struct PoolWindow {
+  Var ox{"ox"}, oy{"oy"};
+  RDom taps;
+  Expr firstX, firstY, ix, iy;
+};
+PoolWindow poolWindow(const KernelSpec &spec) {
+  PoolWindow win;
+  int sy = int(spec.stride[0]), sx = int(spec.stride[1]);
+  int dly = int(spec.dilation[0]), dlx = int(spec.dilation[1]);
+  Expr x0 = win.ox * sx - int(spec.padding[1]);
+  Expr y0 = win.oy * sy - int(spec.padding[0]);
+  win.firstX = select(x0 < 0, x0 + ((dlx - 1 - x0) / dlx) * dlx, x0);
+  win.firstY = select(y0 < 0, y0 + ((dly - 1 - y0) / dly) * dly, y0);
+  win.taps = RDom(0, int(spec.window[1]), 0, int(spec.window[0]), "r");
+  win.ix = x0 + win.taps.x * dlx;
+  win.iy = y0 + win.taps.y * dly;
+  return win;
+}
+
 KernelFuncs maxPoolGrad(const KernelSpec &spec, Type t) {
   KernelFuncs k;
   Var x = k.x, y = k.y, c = k.c, n = k.n;
@@ -993,13 +1015,9 @@ KernelFuncs maxPoolGrad(const KernelSpec &spec, Type t) {
   // PyTorch's CPU rule: the first in-bounds element in scan order (rows
   // outer) whose value beats the running maximum, or is NaN; the index
   // starts at the window's first in-bounds element.
-  Var ox("ox"), oy("oy");
-  Expr x0 = ox * sx - int(spec.padding[1]);
-  Expr y0 = oy * sy - int(spec.padding[0]);
-  Expr firstX = select(x0 < 0, x0 + ((dlx - 1 - x0) / dlx) * dlx, x0);
-  Expr firstY = select(y0 < 0, y0 + ((dly - 1 - y0) / dly) * dly, y0);
-  RDom r(0, kw, 0, kh, "r");
-  Expr ix = x0 + r.x * dlx, iy = y0 + r.y * dly;
+  PoolWindow win = poolWindow(spec);
+  Var ox = win.ox, oy = win.oy;
+  Expr firstX = win.firstX, firstY = win.firstY, ix = win.ix, iy = win.iy;
   // Outside the input the windows read -inf, which never beats the running
   // maximum (a window always holds an element of the input): the same
   // choice as testing each tap, without clamped (gathered) loads.
@@ -1059,18 +1077,12 @@ KernelFuncs maxPoolGradBlocked(const KernelSpec &spec, Type t) {
   k.inputs = {dy, input};
   int h = int(inShape[2]), w = int(inShape[3]);
   int kh = int(spec.window[0]), kw = int(spec.window[1]);
-  int sy = int(spec.stride[0]), sx = int(spec.stride[1]);
-  int dly = int(spec.dilation[0]), dlx = int(spec.dilation[1]);
   // PyTorch's CPU rule, as maxPoolGrad: the first in-bounds element in scan
   // order whose value beats the running maximum, or is NaN. Taps outside
   // the input are skipped by a test common to the lanes.
-  Var ox("ox"), oy("oy");
-  Expr x0 = ox * sx - int(spec.padding[1]);
-  Expr y0 = oy * sy - int(spec.padding[0]);
-  Expr firstX = select(x0 < 0, x0 + ((dlx - 1 - x0) / dlx) * dlx, x0);
-  Expr firstY = select(y0 < 0, y0 + ((dly - 1 - y0) / dly) * dly, y0);
-  RDom r(0, kw, 0, kh, "r");
-  Expr ix = x0 + r.x * dlx, iy = y0 + r.y * dly;
+  PoolWindow win = poolWindow(spec);
+  Var ox = win.ox, oy = win.oy;
+  Expr firstX = win.firstX, firstY = win.firstY, ix = win.ix, iy = win.iy;
   Expr inside = ix >= 0 && ix < w && iy >= 0 && iy < h;
   Expr value = input(lane, clamp(ix, 0, w - 1), clamp(iy, 0, h - 1), c, n);
   Func argmax("window_argmax");

@@ -19,10 +19,12 @@
 namespace resnetc {
 namespace algorithms {
 
-/// A per-channel sum over (x, y, n) of an NCHW tensor, in two stages so a
-/// schedule can vectorize along the contiguous x: `partial(x, c)` sums each
-/// column over y and n, `total(c)` sums the columns. Tuple-valued where
-/// one pass computes several sums.
+/// A per-channel sum over (x, y, n) of an activation, in two stages so a
+/// schedule can vectorize along its contiguous dimension: of an NCHW one,
+/// `partial(x, c)` sums each column over y and n and `total(c)` the
+/// columns; of a channel-blocked one, `partial(lane, block, n)` sums each
+/// image's pixels and `total(c)` the images. Tuple-valued where one pass
+/// computes several sums.
 struct ChannelSum {
   Halide::Func partial, total;
 };
